@@ -1,0 +1,92 @@
+//! A throw-away copy of the lab's layout (`secret.txt` next to
+//! `litterbox/treasure.txt`) and a hermetic way to run the cat inside it.
+//! Shared by several test binaries; each uses only part of it.
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tempfile::TempDir;
+
+pub const SECRET: &str = "Hey! This is a secret!";
+pub const TREASURE: &str = "Treasure found!";
+
+/// The uid/gid `nobody` has on Debian; any unprivileged id would do.
+pub const NOBODY: u32 = 65534;
+
+/// A temporary lab directory, removed on drop.
+#[derive(Debug)]
+pub struct Lab {
+    dir: TempDir,
+}
+
+impl Lab {
+    /// Builds the lab: secret readable by its owner only (as in the DD part
+    /// of the lab), treasure without a trailing newline. The directories
+    /// are world-searchable so an unprivileged uid can reach the
+    /// litterbox, as garfield can in the real lab.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("create temp lab");
+        let lab = Self { dir };
+        fs::create_dir(lab.litterbox()).expect("create litterbox");
+        lab.write("secret.txt", SECRET, 0o600);
+        lab.write("litterbox/treasure.txt", TREASURE, 0o644);
+        lab.chmod(".", 0o755);
+        lab.chmod("litterbox", 0o755);
+        lab
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn litterbox(&self) -> PathBuf {
+        self.root().join("litterbox")
+    }
+
+    /// Writes `contents` to `relative` (inside the lab) with `mode`.
+    pub fn write(&self, relative: &str, contents: &str, mode: u32) {
+        fs::write(self.root().join(relative), contents).expect("write lab file");
+        self.chmod(relative, mode);
+    }
+
+    pub fn chmod(&self, relative: &str, mode: u32) {
+        fs::set_permissions(self.root().join(relative), fs::Permissions::from_mode(mode))
+            .expect("chmod lab file");
+    }
+
+    /// The cat, started in the lab with an empty environment.
+    pub fn cat(&self) -> assert_cmd::Command {
+        assert_cmd::Command::from_std(self.std_cat())
+    }
+
+    /// The cat as uid/gid [`NOBODY`]; only root may ask for this.
+    pub fn cat_as_nobody(&self) -> assert_cmd::Command {
+        let mut command = self.std_cat();
+        command.uid(NOBODY).gid(NOBODY);
+        assert_cmd::Command::from_std(command)
+    }
+
+    /// The same command as a plain `std` one, for tests that drive pipes
+    /// themselves.
+    pub fn std_cat(&self) -> Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("cat-sandbox"));
+        command.current_dir(self.root()).env_clear();
+        command
+    }
+}
+
+/// True when running as root, where permission bits do not stop us.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Enough `../` to climb from the litterbox of any temp lab to `/`, then
+/// `rest`. Extra `..` at `/` stay at `/`.
+pub fn via_root(lab: &Lab, rest: &str) -> String {
+    let depth = lab.litterbox().components().count();
+    format!("{}{rest}", "../".repeat(depth + 1))
+}

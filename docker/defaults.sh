@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# Shared settings for the docker/*.sh scripts: image names, the hardening of a
+# grading container, and two timing helpers. Sourced, never executed.
+#
+# Everything here can be overridden from the environment, so a course can
+# point the scripts at its own registry image without editing them. This file
+# must never start containers or change images: it only defines names.
+
+# The image students run. A course overrides this with its registry path,
+# e.g. IPC_LAB_IMAGE=registry.example/course/ipc-lab/grader:latest.
+: "${IPC_LAB_IMAGE:=ipc-lab/grader:latest}"
+
+# Named volume that keeps build caches between two grading runs, so that a
+# submission that was already built is graded again in about a second.
+# Set IPC_LAB_CACHE_VOLUME= (empty) to grade without any cache.
+: "${IPC_LAB_CACHE_VOLUME=ipc-lab-cache}"
+# Where that volume is mounted inside the container (GRADER_CACHE_DIR).
+IPC_LAB_CACHE_MOUNT=/var/cache/ipc-lab
+
+# Resource limits of a grading container. The tmpfs holds the scratch copy of
+# the submission and, without the cache volume, its target directory; tmpfs
+# pages count against --memory, so the memory limit must leave room for it and
+# for rustc.
+: "${IPC_LAB_PIDS_LIMIT:=512}"
+: "${IPC_LAB_MEMORY:=3g}"
+: "${IPC_LAB_CPUS:=2}"
+: "${IPC_LAB_TMPFS_SIZE:=1g}"
+
+# Capabilities the grader keeps after --cap-drop ALL. This is THE place to
+# adjust once the grader can be measured without each of them:
+#   SETUID, SETGID  drop from root to garfield / labowner (setgroups, setgid, setuid)
+#   CHOWN           give the litterbox and the scratch tree to their owners
+#   KILL            a root supervisor signalling processes of another uid
+# Candidates the notes mention, not granted until a test shows the need:
+#   FOWNER (chmod of files root does not own), DAC_OVERRIDE (root reading
+#   files it does not own, e.g. after chowning them away).
+IPC_LAB_CAPS=(${IPC_LAB_CAPS_OVERRIDE:-SETUID SETGID CHOWN KILL})
+
+# Prints, one per line, the `docker run` options that confine a grading or
+# shell container (without the image, the mounts of the code or the command).
+ipc_lab_hardening_flags() {
+    local cap
+    printf '%s\n' \
+        --network none \
+        --pids-limit "$IPC_LAB_PIDS_LIMIT" \
+        --memory "$IPC_LAB_MEMORY" \
+        --memory-swap "$IPC_LAB_MEMORY" \
+        --cpus "$IPC_LAB_CPUS" \
+        --read-only \
+        --tmpfs "/tmp:rw,exec,nosuid,nodev,size=$IPC_LAB_TMPFS_SIZE" \
+        --cap-drop ALL
+    for cap in "${IPC_LAB_CAPS[@]}"; do
+        printf '%s\n' --cap-add "$cap"
+    done
+    printf '%s\n' --security-opt no-new-privileges
+}
+
+# Prints the options that mount the build cache volume, if one is configured.
+ipc_lab_cache_flags() {
+    if [[ -n "$IPC_LAB_CACHE_VOLUME" ]]; then
+        printf '%s\n' -v "$IPC_LAB_CACHE_VOLUME:$IPC_LAB_CACHE_MOUNT" \
+            -e "GRADER_CACHE_DIR=$IPC_LAB_CACHE_MOUNT"
+    fi
+}
+
+# Quotes a command the way a shell would read it back, for "prints then runs".
+ipc_lab_show_command() {
+    local out="" word
+    for word in "$@"; do
+        out+="${out:+ }$(printf '%q' "$word")"
+    done
+    printf '%s\n' "$out"
+}
+
+# Seconds since the epoch with nanoseconds, and the difference of two of them.
+ipc_lab_now() { date +%s.%N; }
+ipc_lab_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }

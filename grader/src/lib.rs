@@ -1,0 +1,5 @@
+//! The ipc-lab grader: grades a student's submission of a lab described by a data file.
+
+pub mod lab;
+pub mod model;
+pub mod sandbox;

@@ -129,9 +129,9 @@ mod tests {
     fn a_mid_stream_error_gets_its_own_line() {
         let mut out = Vec::new();
         let outcome = print_file(FailsAfter(b"partial"), Path::new("./litterbox/f"), &mut out);
-        assert_eq!(outcome.unwrap(), Outcome::Meowed);
+        assert_eq!(outcome.expect("writable output"), Outcome::Meowed);
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out).expect("UTF-8 output"),
             "partial\nMEOW Input/output error: ./litterbox/f\n"
         );
     }
@@ -139,9 +139,9 @@ mod tests {
     #[test]
     fn no_blank_line_when_output_already_ended_one() {
         let mut out = Vec::new();
-        print_file(FailsAfter(b"whole line\n"), Path::new("f"), &mut out).unwrap();
+        print_file(FailsAfter(b"whole line\n"), Path::new("f"), &mut out).expect("writable output");
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out).expect("UTF-8 output"),
             "whole line\nMEOW Input/output error: f\n"
         );
     }
@@ -157,7 +157,7 @@ mod tests {
                 Ok(())
             }
         }
-        let outcome = run(&b"\n"[..], &mut Hungup, OpenMode::Vulnerable).unwrap();
+        let outcome = run(&b"\n"[..], &mut Hungup, OpenMode::Vulnerable).expect("a quiet outcome");
         assert_eq!(outcome, Outcome::ReaderGone);
     }
 }

@@ -66,8 +66,8 @@ mod tests {
     fn line(path: &[u8], mid_line: bool) -> String {
         let mut out = Vec::new();
         let path = Path::new(OsStr::from_bytes(path));
-        write_meow(&mut out, &"Because", path, mid_line).unwrap();
-        String::from_utf8(out).unwrap()
+        write_meow(&mut out, &"Because", path, mid_line).expect("writable output");
+        String::from_utf8(out).expect("UTF-8 output")
     }
 
     #[test]
@@ -95,8 +95,8 @@ mod tests {
     fn shortens_long_names() {
         let long = format!("./litterbox/{}", "a".repeat(5000));
         let mut out = Vec::new();
-        write_meow_shortened(&mut out, &"Too long", Path::new(&long)).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        write_meow_shortened(&mut out, &"Too long", Path::new(&long)).expect("writable output");
+        let text = String::from_utf8(out).expect("UTF-8 output");
         assert!(text.ends_with("aaa...\n"), "{text}");
         assert!(text.len() < 100, "{text}");
     }

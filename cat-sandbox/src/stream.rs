@@ -73,7 +73,7 @@ mod tests {
 
     fn copied(input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        copy_to(input, &mut out).unwrap();
+        copy_to(input, &mut out).expect("writable output");
         out
     }
 

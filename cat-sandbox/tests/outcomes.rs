@@ -79,12 +79,11 @@ fn meow_when_permission_denied() {
     let expected = "MEOW Permission denied (os error 13): ./litterbox/locked.txt\n";
     // Root reads mode-000 files anyway, so as root the cat runs as an
     // unprivileged uid, the way the lab runs it as garfield.
-    let cat = if lab::is_root() {
+    let mut cat = if lab::is_root() {
         lab.cat_as_nobody()
     } else {
         lab.cat()
     };
-    let mut cat = cat;
     cat.write_stdin("locked.txt\n")
         .assert()
         .code(0)

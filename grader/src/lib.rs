@@ -2,4 +2,9 @@
 
 pub mod lab;
 pub mod model;
+pub mod privilege;
+pub mod report;
 pub mod sandbox;
+pub mod submission;
+pub mod scratch;
+pub mod checks;

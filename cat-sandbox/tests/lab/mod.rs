@@ -83,10 +83,3 @@ impl Lab {
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
-
-/// Enough `../` to climb from the litterbox of any temp lab to `/`, then
-/// `rest`. Extra `..` at `/` stay at `/`.
-pub fn via_root(lab: &Lab, rest: &str) -> String {
-    let depth = lab.litterbox().components().count();
-    format!("{}{rest}", "../".repeat(depth + 1))
-}

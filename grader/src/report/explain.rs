@@ -49,7 +49,11 @@ pub fn explain(check: &CheckResult) -> String {
     ] {
         if let Some(text) = text {
             lines.push(label.to_string());
-            lines.extend(visible_block(text).into_iter().map(|l| format!("{INDENT}{l}")));
+            lines.extend(
+                visible_block(text)
+                    .into_iter()
+                    .map(|l| format!("{INDENT}{l}")),
+            );
         }
     }
     if let Some(hint) = &evidence.hint {
@@ -139,13 +143,17 @@ fn floor_char_boundary(s: &str, at: usize) -> usize {
 
 /// One line of compared text with every invisible difference made visible.
 fn visible_line(line: &str) -> String {
-    let body = line.trim_end_matches(' ');
-    let trailing = line.len() - body.len();
+    // Spaces count as trailing when only whitespace follows them, so the two spaces in
+    // "ok  \r" are marked just like those in "ok  ".
+    let end_of_text = line.trim_end().len();
     let mut out = String::with_capacity(line.len() + 8);
-    for c in body.chars() {
-        push_visible(&mut out, c);
+    for (at, c) in line.char_indices() {
+        if c == ' ' && at >= end_of_text {
+            out.push(TRAILING_SPACE);
+        } else {
+            push_visible(&mut out, c);
+        }
     }
-    out.extend(std::iter::repeat_n(TRAILING_SPACE, trailing));
     out
 }
 
@@ -164,7 +172,10 @@ fn push_visible(out: &mut String, c: char) {
 fn is_invisible(c: char) -> bool {
     c.is_control()
         || (c.is_whitespace() && c != ' ')
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}' | '\u{ad}')
+        || matches!(
+            c,
+            '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}' | '\u{ad}'
+        )
 }
 
 /// Writes `c` as an escape: a short name for the common ones, else its code point.
@@ -256,7 +267,10 @@ hint: Print exactly the line the handout asks for.";
             text.contains(r"|a\0b\x1b[31mred\x7f\u{a0}\u{feff}x\\t\u{b7}"),
             "{text}"
         );
-        assert!(text.contains("log:\n  error: boom\\r\n  \tat line 3"), "{text}");
+        assert!(
+            text.contains("log:\n  error: boom\\r\n  \tat line 3"),
+            "{text}"
+        );
         assert!(
             !text
                 .chars()
@@ -286,7 +300,10 @@ hint: Print exactly the line the handout asks for.";
             ..Evidence::default()
         });
         let text = explain(&check);
-        assert!(text.contains("  |line 39\n  ... (60 more lines not shown)"), "{text}");
+        assert!(
+            text.contains("  |line 39\n  ... (60 more lines not shown)"),
+            "{text}"
+        );
         assert!(!text.contains("line 40"));
     }
 

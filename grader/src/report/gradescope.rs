@@ -154,7 +154,13 @@ mod tests {
         }
         assert_eq!(
             keys(&doc["extra_data"]),
-            ["grader_version", "lab_digest", "lab_name", "lab_source", "mode"]
+            [
+                "grader_version",
+                "lab_digest",
+                "lab_name",
+                "lab_source",
+                "mode"
+            ]
         );
     }
 
@@ -164,15 +170,21 @@ mod tests {
         assert_eq!(doc["score"].as_f64(), Some(7.0));
         assert_eq!(doc["max_score"].as_f64(), Some(15.0));
         assert_eq!(doc["execution_time"].as_f64(), Some(4.321));
-        assert!(doc["output"].as_str().expect("a string").starts_with("GRADE: 7/15"));
-        for key in ["output_format"] {
-            assert_eq!(doc[key], "text");
-        }
+        assert!(
+            doc["output"]
+                .as_str()
+                .expect("a string")
+                .starts_with("GRADE: 7/15")
+        );
+        assert_eq!(doc["output_format"], "text");
         for key in ["visibility", "stdout_visibility"] {
             assert_eq!(doc[key], "visible");
         }
         assert_eq!(doc["extra_data"]["mode"]["kind"], "unprivileged");
-        assert_eq!(doc["extra_data"]["lab_digest"], "0123456789abcdef0123456789abcdef");
+        assert_eq!(
+            doc["extra_data"]["lab_digest"],
+            "0123456789abcdef0123456789abcdef"
+        );
 
         let tests = doc["tests"].as_array().expect("tests is an array");
         let numbers: Vec<&str> = tests
@@ -185,7 +197,13 @@ mod tests {
             assert!(test["score"].is_number() && test["max_score"].is_number());
             assert_eq!(test["output_format"], "text");
             assert_eq!(test["visibility"], "visible");
-            assert!(test["tags"].as_array().expect("tags").iter().all(Value::is_string));
+            assert!(
+                test["tags"]
+                    .as_array()
+                    .expect("tags")
+                    .iter()
+                    .all(Value::is_string)
+            );
         }
 
         let pass = &tests[0];
@@ -198,10 +216,20 @@ mod tests {
         assert_eq!(fail["status"], "failed");
         assert_eq!(fail["score"].as_f64(), Some(0.0));
         assert_eq!(fail["max_score"].as_f64(), Some(3.0));
-        assert!(fail["output"].as_str().expect("output").contains("|SIGINT received!··\\r"));
+        assert!(
+            fail["output"]
+                .as_str()
+                .expect("output")
+                .contains("|SIGINT received!··\\r")
+        );
 
         let skip = &tests[4];
         assert_eq!(skip["status"], "failed");
-        assert!(skip["output"].as_str().expect("output").starts_with("skipped: "));
+        assert!(
+            skip["output"]
+                .as_str()
+                .expect("output")
+                .starts_with("skipped: ")
+        );
     }
 }

@@ -163,7 +163,10 @@ mod tests {
     fn report_terminal_colour_only_when_asked() {
         assert!(!render(false).contains('\u{1b}'));
         let coloured = render(true);
-        assert!(coloured.contains(&format!("{PASS}PASS{PASS:#}")), "{coloured}");
+        assert!(
+            coloured.contains(&format!("{PASS}PASS{PASS:#}")),
+            "{coloured}"
+        );
         assert!(coloured.contains(&format!("{FAIL}FAIL{FAIL:#}")));
         assert!(coloured.contains(&format!("{WARN}SKIP{WARN:#}")));
     }

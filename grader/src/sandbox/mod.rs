@@ -7,10 +7,30 @@
 
 // API CONTRACT (the lead codes against it; the implementer may add private items and submodules,
 // but keep these public names and meanings).
+//
+// How it is built: `spawn` starts the child (see `spawn.rs` for what the child does to itself
+// before exec); `capture` moves the pipe bytes; `lifecycle` waits on one `poll` over the pipes and
+// a pidfd and ends runs; `sweep` kills and reaps whatever a run left; `readiness` reads signal
+// dispositions; `procfs` parses /proc. Nothing here sleeps blindly: every wait is a `poll` bounded
+// by the nearest deadline.
+
+mod capture;
+mod lifecycle;
+mod procfs;
+mod readiness;
+mod spawn;
+mod sweep;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::Child;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use capture::Capture;
 
 pub use nix::sys::signal::Signal;
 
@@ -66,7 +86,8 @@ pub struct Spec {
     pub isolate_network: bool,
 }
 
-/// How a process ended.
+/// How a process ended. A real-time signal (which `Signal` cannot name) shows as
+/// `Exited(128 + n)`, as a shell would report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
     Exited(i32),
@@ -95,11 +116,13 @@ pub struct Outcome {
 /// Result of waiting for a program to catch signals.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
-    /// All the signals are caught (their bits are set in `/proc/<pid>/status` SigCgt).
+    /// All the signals are caught (their bits are set in `/proc/<pid>/status` SigCgt); `after`
+    /// is measured from the spawn.
     Ready { after: Duration },
     /// The process ended before it was ready.
     Ended(Ending),
-    /// The deadline passed; `caught` lists which of the wanted signals were caught by then.
+    /// The deadline passed; `caught` lists which of the wanted signals were caught by then, and
+    /// `ignored` which of them the program set to be ignored (SigIgn) instead of handled.
     NotReady { caught: Vec<Signal>, ignored: Vec<Signal> },
 }
 
@@ -120,46 +143,90 @@ pub enum SandboxError {
 }
 
 /// A started program. Dropping it kills and reaps everything the run started.
+///
+/// The parent-death signal of the child is tied to the *thread* that spawned it: keep a
+/// `Running` on the thread that created it (or on one that outlives it).
 #[derive(Debug)]
 pub struct Running {
-    _private: (),
+    child: Child,
+    pid: i32,
+    /// Readable once the main process has exited; None on kernels without pidfds (< 5.3).
+    pidfd: Option<OwnedFd>,
+    capture: Capture,
+    /// The dedicated user the run is, if any: its processes are all killed at the end.
+    uid: Option<u32>,
+    started: Instant,
+    deadline: Instant,
+    /// Set once the main process ended (or was killed) and the rest of the run was cleaned up.
+    end: Option<(Ending, Duration)>,
 }
 
 impl Running {
     /// Starts the program described by `spec`. stdin bytes are written as the child reads them
     /// (never blocking the grader), stdout/stderr are captured as it writes them.
-    pub fn spawn(_spec: Spec) -> Result<Running, SandboxError> {
-        unimplemented!("sandbox implementer")
+    pub fn spawn(spec: Spec) -> Result<Running, SandboxError> {
+        let started = Instant::now();
+        let spawned = spawn::start(&spec)?;
+        let pid = i32::try_from(spawned.child.id()).unwrap_or(i32::MAX);
+        Ok(Running {
+            child: spawned.child,
+            pid,
+            pidfd: spawned.pidfd,
+            capture: spawned.capture,
+            uid: spec.identity.as_ref().map(|identity| identity.uid),
+            started,
+            deadline: started + spec.deadline,
+            end: None,
+        })
     }
 
     pub fn pid(&self) -> i32 {
-        unimplemented!("sandbox implementer")
+        self.pid
     }
 
     /// Waits (pumping output, never sleeping blindly past the deadline) until every signal in
     /// `signals` is caught, the process ends, or `within` passes.
-    pub fn wait_for_caught(&mut self, _signals: &[Signal], _within: Duration) -> Readiness {
-        unimplemented!("sandbox implementer")
+    pub fn wait_for_caught(&mut self, signals: &[Signal], within: Duration) -> Readiness {
+        readiness::wait_for_caught(self, signals, within)
     }
 
     /// CPU time (user + system) the main process has used so far, from /proc/<pid>/stat.
+    /// (More exactly: the sum of every live thread's schedstat, in nanoseconds, when the kernel
+    /// has it.) None once the process has ended.
     pub fn cpu_time(&self) -> Option<Duration> {
-        unimplemented!("sandbox implementer")
+        if self.end.is_some() {
+            return None;
+        }
+        procfs::cpu_time(self.pid)
     }
 
     /// Pumps output for up to `window`; returns early with the ending if the process ends.
-    pub fn watch(&mut self, _window: Duration) -> Option<Ending> {
-        unimplemented!("sandbox implementer")
+    /// The run's own deadline still holds: if it passes first, the run is killed (`TimedOut`).
+    pub fn watch(&mut self, window: Duration) -> Option<Ending> {
+        self.wait_until(Instant::now() + window)
     }
 
     /// Output captured so far (the run keeps capturing).
     pub fn output_so_far(&self) -> &Output {
-        unimplemented!("sandbox implementer")
+        self.capture.output()
     }
 
     /// Sends `signal` to the main process only.
-    pub fn signal(&self, _signal: Signal) -> Result<(), SandboxError> {
-        unimplemented!("sandbox implementer")
+    pub fn signal(&self, signal: Signal) -> Result<(), SandboxError> {
+        let what = || format!("send {} to pid {}", signal.as_str(), self.pid);
+        if self.end.is_some() {
+            return Err(SandboxError::Io {
+                what: what(),
+                source: std::io::Error::other("the process has already ended"),
+            });
+        }
+        // The main process is not reaped before `end` is set, so its pid cannot have been reused.
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), signal).map_err(|errno| {
+            SandboxError::Io {
+                what: what(),
+                source: errno.into(),
+            }
+        })
     }
 
     /// Waits until the main process ends or the run's deadline passes, then kills whatever of the
@@ -167,12 +234,22 @@ impl Running {
     /// user), reaps, and returns the outcome. Output written by leftover processes after the main
     /// process ended is not waited for.
     pub fn finish(self) -> Outcome {
-        unimplemented!("sandbox implementer")
+        let deadline = self.deadline;
+        self.finish_by(deadline)
     }
 
     /// Like `finish`, but with a shorter deadline from now (e.g. "must exit within 2 s of the signal").
-    pub fn finish_within(self, _within: Duration) -> Outcome {
-        unimplemented!("sandbox implementer")
+    pub fn finish_within(self, within: Duration) -> Outcome {
+        let until = self.deadline.min(Instant::now() + within);
+        self.finish_by(until)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.end.is_none() {
+            self.conclude(true, false);
+        }
     }
 }
 
@@ -182,18 +259,46 @@ pub fn run(spec: Spec) -> Result<Outcome, SandboxError> {
 }
 
 /// Kills every process owned by `uid` (never uid 0, never the grader's own uid) and waits until
-/// none is left. Used after each run as a dedicated user, and at the end of grading.
-pub fn kill_all_of_user(_uid: u32) -> Result<usize, SandboxError> {
-    unimplemented!("sandbox implementer")
+/// none is left. Used after each run as a dedicated user, and at the end of grading. Returns how
+/// many live processes it killed. Processes of `uid` that the grader started itself outside the
+/// sandbox (in its own session) are left alone.
+pub fn kill_all_of_user(uid: u32) -> Result<usize, SandboxError> {
+    sweep::kill_all_of_user(uid).map_err(|source| SandboxError::Io {
+        what: format!("kill every process of uid {uid}"),
+        source,
+    })
 }
 
 /// Makes the grader a child subreaper (orphans of student code re-parent to it, so it can reap and
 /// account for them). Call once at startup.
 pub fn become_subreaper() -> Result<(), SandboxError> {
-    unimplemented!("sandbox implementer")
+    nix::sys::prctl::set_child_subreaper(true).map_err(|errno| SandboxError::Io {
+        what: "become a child subreaper (prctl PR_SET_CHILD_SUBREAPER)".to_owned(),
+        source: errno.into(),
+    })
 }
 
 /// Whether a fresh network namespace can be made here (root with CAP_SYS_ADMIN); checked once.
 pub fn network_isolation_available() -> bool {
-    unimplemented!("sandbox implementer")
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(try_new_network_namespace)
+}
+
+/// Forks a child that only tries `unshare(CLONE_NEWNET)` and reports through its exit code.
+fn try_new_network_namespace() -> bool {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    // SAFETY: the child makes two system calls (unshare, _exit) and never returns into Rust code,
+    // so a lock another thread held at fork time cannot bite it.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let failed = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_err();
+            // SAFETY: ends the child at once, without the parent's exit handlers.
+            unsafe { nix::libc::_exit(i32::from(failed)) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            matches!(waitpid(child, None), Ok(WaitStatus::Exited(_, 0)))
+        }
+        Err(_) => false,
+    }
 }

@@ -1,0 +1,312 @@
+//! The grader's scratch tree for one submission: a private copy of the submission to build in,
+//! a run directory with fresh fixtures, and a home for student processes. The submission itself is
+//! only ever read; every write of a grading run lands here, and the tree is removed afterwards.
+//!
+//! Layout (modes when the grader is root):
+//! ```text
+//! ipc-lab-XXXXXX/      root 0711   nobody can list it
+//!   build/             owner 0755  copy of the submission; the build writes here
+//!   home/              owner 0700  HOME of the owner's processes
+//!   cargo-home/        owner 0755  private CARGO_HOME of the build
+//!   run/               root  0755  where programs run; students cannot write here
+//!     secret.txt       owner 0600  (from the lab's [[fixtures]])
+//!     litterbox/       garfield:users 0775
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use crate::lab::{Fixture, Role};
+use crate::sandbox::Identity;
+
+/// Top-level entries of a submission that are not copied: history and old build output.
+const NOT_COPIED: &[&str] = &[".git", "target"];
+/// Bounds on what a submission may hold, so a hostile one cannot fill the disk through the copy.
+pub const MAX_ENTRIES: usize = 20_000;
+pub const MAX_BYTES: u64 = 256 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScratchError {
+    #[error("cannot {what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the submission is too large to grade: more than {MAX_ENTRIES} files or {} MiB", MAX_BYTES >> 20)]
+    TooLarge,
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ScratchError + 'a {
+    move |source| ScratchError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The ids student processes and fixtures get; None when the grader is not root.
+#[derive(Debug, Clone, Default)]
+pub struct Owners {
+    pub owner: Option<Identity>,
+    pub confined: Option<Identity>,
+}
+
+impl Owners {
+    pub fn of(&self, role: Role) -> Option<&Identity> {
+        match role {
+            Role::Owner => self.owner.as_ref(),
+            Role::Confined => self.confined.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Scratch {
+    pub root: PathBuf,
+    pub build: PathBuf,
+    pub run: PathBuf,
+    pub home: PathBuf,
+    pub cargo_home: PathBuf,
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<(), ScratchError> {
+    fs::DirBuilder::new()
+        .mode(mode)
+        .create(path)
+        .map_err(io_err("create directory", path))?;
+    // The umask may have narrowed the mode.
+    chmod(path, mode)
+}
+
+fn chmod(path: &Path, mode: u32) -> Result<(), ScratchError> {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("set the mode of", path))
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), ScratchError> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io_err("change the owner of", path))
+}
+
+impl Scratch {
+    /// Makes a fresh, unguessable scratch tree under `parent`.
+    pub fn create(parent: &Path, owners: &Owners) -> Result<Scratch, ScratchError> {
+        let root = tempfile::Builder::new()
+            .prefix("ipc-lab-")
+            .tempdir_in(parent)
+            .map_err(io_err("create a scratch directory in", parent))?
+            .keep();
+        chmod(&root, 0o711)?;
+        let scratch = Scratch {
+            build: root.join("build"),
+            run: root.join("run"),
+            home: root.join("home"),
+            cargo_home: root.join("cargo-home"),
+            root,
+        };
+        mkdir(&scratch.build, 0o755)?;
+        mkdir(&scratch.home, 0o700)?;
+        mkdir(&scratch.cargo_home, 0o755)?;
+        mkdir(&scratch.run, 0o755)?;
+        if let Some(owner) = &owners.owner {
+            for dir in [&scratch.build, &scratch.home, &scratch.cargo_home] {
+                chown(dir, owner.uid, owner.gid)?;
+            }
+        }
+        Ok(scratch)
+    }
+
+    /// Copies the submission into `build/`: regular files (without setuid/setgid bits),
+    /// directories, and links as links (never followed); FIFOs and devices are left out.
+    /// When root, the copy is given to the owner user so the build can write in it.
+    pub fn copy_submission(&self, from: &Path, owners: &Owners) -> Result<(), ScratchError> {
+        let mut budget = (MAX_ENTRIES, MAX_BYTES);
+        copy_tree(from, &self.build, true, &mut budget)?;
+        if let Some(owner) = &owners.owner {
+            chown_tree(&self.build, owner)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the fixtures into `run/` with their modes and owners. Ownership is handed over
+    /// deepest first, after everything is written, so the grader never writes into a directory it
+    /// no longer owns (it needs no CAP_DAC_OVERRIDE).
+    pub fn lay_out_fixtures(
+        &self,
+        fixtures: &[Fixture],
+        contents: &BTreeMap<String, String>,
+        owners: &Owners,
+    ) -> Result<(), ScratchError> {
+        for f in fixtures {
+            let path = self.run.join(&f.path);
+            match contents.get(&f.id) {
+                None => mkdir(&path, f.mode)?,
+                Some(text) => {
+                    fs::write(&path, text).map_err(io_err("write", &path))?;
+                    chmod(&path, f.mode)?;
+                }
+            }
+        }
+        for f in fixtures.iter().rev() {
+            let Some(user) = owners.of(f.owner) else { continue };
+            let gid = match &f.group {
+                Some(name) => uzers::get_group_by_name(name)
+                    .map(|g| g.gid())
+                    .ok_or_else(|| ScratchError::Io {
+                        what: "find the group for",
+                        path: self.run.join(&f.path),
+                        source: io::Error::new(io::ErrorKind::NotFound, format!("no group named `{name}`")),
+                    })?,
+                None => user.gid,
+            };
+            chown(&self.run.join(&f.path), user.uid, gid)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the tree. Directories the owner made read-only are opened up first; what root
+    /// cannot remove without CAP_DAC_OVERRIDE is removed by a process running as the owner.
+    pub fn remove(&self, owners: &Owners) -> Result<(), ScratchError> {
+        open_up(&self.root);
+        if fs::remove_dir_all(&self.root).is_ok() || !self.root.exists() {
+            return Ok(());
+        }
+        if let Some(owner) = &owners.owner {
+            remove_as(owner, &self.build);
+            remove_as(owner, &self.home);
+            remove_as(owner, &self.cargo_home);
+        }
+        fs::remove_dir_all(&self.root).map_err(io_err("remove", &self.root))
+    }
+}
+
+/// Best effort: make every directory writable by its owner so removal can proceed.
+fn open_up(dir: &Path) {
+    let Ok(meta) = fs::symlink_metadata(dir) else { return };
+    if !meta.is_dir() {
+        return;
+    }
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(meta.permissions().mode() | 0o700));
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            open_up(&e.path());
+        }
+    }
+}
+
+fn remove_as(owner: &Identity, dir: &Path) {
+    use crate::sandbox::{Limits, Spec, Stdin};
+    let spec = Spec {
+        program: "rm".into(),
+        args: vec!["-rf".into(), "--one-file-system".into(), "--".into(), dir.into()],
+        cwd: PathBuf::from("/"),
+        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        stdin: Stdin::Null,
+        identity: Some(owner.clone()),
+        limits: Limits {
+            cpu_seconds: 60,
+            address_space: None,
+            file_size: 0,
+            processes: 16,
+            open_files: 256,
+        },
+        deadline: std::time::Duration::from_secs(60),
+        output_cap: 4096,
+        isolate_network: false,
+    };
+    let _ = crate::sandbox::run(spec);
+}
+
+fn copy_tree(from: &Path, to: &Path, top: bool, budget: &mut (usize, u64)) -> Result<(), ScratchError> {
+    let entries = fs::read_dir(from).map_err(io_err("read directory", from))?;
+    for entry in entries {
+        let entry = entry.map_err(io_err("read directory", from))?;
+        let name = entry.file_name();
+        if top && NOT_COPIED.iter().any(|n| name == *n) {
+            continue;
+        }
+        budget.0 = budget.0.checked_sub(1).ok_or(ScratchError::TooLarge)?;
+        let src = entry.path();
+        let dst = to.join(&name);
+        let meta = fs::symlink_metadata(&src).map_err(io_err("inspect", &src))?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(&src).map_err(io_err("read link", &src))?;
+            symlink(&target, &dst).map_err(io_err("copy link", &dst))?;
+        } else if ft.is_dir() {
+            mkdir(&dst, 0o755)?;
+            copy_tree(&src, &dst, false, budget)?;
+            chmod(&dst, (meta.permissions().mode() & 0o777) | 0o700)?;
+        } else if ft.is_file() {
+            budget.1 = budget.1.checked_sub(meta.len()).ok_or(ScratchError::TooLarge)?;
+            fs::copy(&src, &dst).map_err(io_err("copy", &src))?;
+            // Keep the execute bits (scripts), drop setuid/setgid/sticky.
+            chmod(&dst, (meta.permissions().mode() & 0o777) | 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+fn chown_tree(dir: &Path, owner: &Identity) -> Result<(), ScratchError> {
+    chown(dir, owner.uid, owner.gid)?;
+    for entry in fs::read_dir(dir).map_err(io_err("read directory", dir))? {
+        let path = entry.map_err(io_err("read directory", dir))?.path();
+        let meta = fs::symlink_metadata(&path).map_err(io_err("inspect", &path))?;
+        if meta.is_dir() {
+            chown_tree(&path, owner)?;
+        } else {
+            chown(&path, owner.uid, owner.gid)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_keeps_files_and_links_skips_git_and_target() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let parent = tempfile::tempdir().expect("tempdir");
+        let s = src.path();
+        fs::create_dir_all(s.join("a/b")).expect("mkdir");
+        fs::create_dir_all(s.join(".git/refs")).expect("mkdir");
+        fs::create_dir_all(s.join("target/release")).expect("mkdir");
+        fs::write(s.join("a/b/f.txt"), "x").expect("write");
+        fs::write(s.join("run.sh"), "#!/bin/sh").expect("write");
+        fs::set_permissions(s.join("run.sh"), fs::Permissions::from_mode(0o4755)).expect("chmod");
+        symlink("/etc/passwd", s.join("link")).expect("symlink");
+        let scratch = Scratch::create(parent.path(), &Owners::default()).expect("scratch");
+        scratch.copy_submission(s, &Owners::default()).expect("copy");
+        assert_eq!(fs::read_to_string(scratch.build.join("a/b/f.txt")).expect("read"), "x");
+        let mode = fs::metadata(scratch.build.join("run.sh")).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o7777, 0o755, "setuid bit dropped, exec kept");
+        assert!(fs::symlink_metadata(scratch.build.join("link")).expect("meta").file_type().is_symlink());
+        assert!(!scratch.build.join(".git").exists());
+        assert!(!scratch.build.join("target").exists());
+        scratch.remove(&Owners::default()).expect("remove");
+        assert!(!scratch.root.exists());
+    }
+
+    #[test]
+    fn fixtures_get_their_modes() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let scratch = Scratch::create(parent.path(), &Owners::default()).expect("scratch");
+        let lab = crate::lab::Lab::embedded().expect("lab");
+        let contents: BTreeMap<String, String> = lab
+            .fixtures
+            .iter()
+            .filter_map(|f| f.content.clone().map(|c| (f.id.clone(), c)))
+            .collect();
+        scratch.lay_out_fixtures(&lab.fixtures, &contents, &Owners::default()).expect("fixtures");
+        let mode = |p: &str| fs::metadata(scratch.run.join(p)).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode("secret.txt"), 0o600);
+        assert_eq!(mode("litterbox"), 0o775);
+        assert_eq!(fs::read_to_string(scratch.run.join("litterbox/treasure.txt")).expect("read"), "Treasure found!");
+        scratch.remove(&Owners::default()).expect("remove");
+    }
+}

@@ -63,11 +63,16 @@ ipc_lab_cache_flags() {
     fi
 }
 
-# Quotes a command the way a shell would read it back, for "prints then runs".
+# Quotes a command the way a shell would read it back, for "prints then runs":
+# plain words as they are, others in single quotes.
 ipc_lab_show_command() {
-    local out="" word
+    local out="" word q="'"
     for word in "$@"; do
-        out+="${out:+ }$(printf '%q' "$word")"
+        if [[ "$word" =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
+            out+="${out:+ }$word"
+        else
+            out+="${out:+ }$q${word//$q/$q\\$q$q}$q"
+        fi
     done
     printf '%s\n' "$out"
 }
@@ -75,3 +80,15 @@ ipc_lab_show_command() {
 # Seconds since the epoch with nanoseconds, and the difference of two of them.
 ipc_lab_now() { date +%s.%N; }
 ipc_lab_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Removes untagged images that carry this project's label (a replaced tag, the
+# layers of a failed build) and nothing else. `docker image prune --filter
+# label=...` does not remove them on the engine here (20.10), so list and rmi.
+ipc_lab_remove_untagged_images() {
+    local ids
+    ids=$(docker image ls -q -f dangling=true -f label=ipc-lab.image | sort -u)
+    if [[ -n "$ids" ]]; then
+        # shellcheck disable=SC2086  # one id per word
+        docker rmi $ids >/dev/null 2>&1 || true
+    fi
+}

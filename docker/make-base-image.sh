@@ -137,7 +137,7 @@ tar -C "$root" --numeric-owner -cf - . |
 log "trimmed and imported in $(ipc_lab_since "$t") s"
 
 # A replaced image (with --force) is left without a tag: remove it.
-docker image prune -f --filter label=ipc-lab.image=base >/dev/null
+ipc_lab_remove_untagged_images
 
 size=$(docker image inspect -f '{{.Size}}' "$tag")
 log "$tag: $((size / 1000000)) MB, made in $(ipc_lab_since "$t_total") s"

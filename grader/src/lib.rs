@@ -8,3 +8,5 @@ pub mod sandbox;
 pub mod submission;
 pub mod scratch;
 pub mod checks;
+pub mod cli;
+pub mod grade;

@@ -1,1 +1,5 @@
-fn main() {}
+//! `grader`: see `grader --help`.
+
+fn main() -> std::process::ExitCode {
+    grader::cli::main()
+}

@@ -213,9 +213,9 @@ pub fn harden_child() -> io::Result<()> {
 pub fn describe_code(code: i32) -> Option<&'static str> {
     match code {
         DROP_DID_NOT_TAKE => Some("after the privilege drop an id was still not the target one"),
-        DROP_REVERSIBLE => {
-            Some("after the privilege drop the child could still become root again (refusing to run it)")
-        }
+        DROP_REVERSIBLE => Some(
+            "after the privilege drop the child could still become root again (refusing to run it)",
+        ),
         _ => None,
     }
 }
@@ -313,7 +313,7 @@ mod tests {
         if is_root() {
             return true;
         }
-        eprintln!("SKIPPED: needs root: privilege::tests::{test}");
+        eprintln!("SKIPPED: needs root: privilege::tests::privilege_{test}");
         false
     }
 
@@ -339,7 +339,9 @@ mod tests {
     #[test]
     fn privilege_non_root_cannot_create_and_says_so() {
         if is_root() {
-            eprintln!("SKIPPED: needs a non-root user: privilege::tests::non_root_cannot_create");
+            eprintln!(
+                "SKIPPED: needs a non-root user: privilege::tests::privilege_non_root_cannot_create_and_says_so"
+            );
             return;
         }
         let error = ensure_group("ipclab-never-made").expect_err("not root");
@@ -406,6 +408,7 @@ mod tests {
         if !root_or_skip("drop_to_nobody_changes_every_id_and_sets_no_new_privs") {
             return;
         }
+        let _lock = crate::sandbox::tests::nobody_lock();
         let nobody = lookup("nobody").expect("nobody exists");
         let output = run_dropped(
             &nobody,
@@ -418,7 +421,10 @@ mod tests {
         assert!(text.starts_with("65534\n65534\n"), "{text}");
         assert!(text.contains("Uid:\t65534\t65534\t65534\t65534"), "{text}");
         assert!(text.contains("Gid:\t65534\t65534\t65534\t65534"), "{text}");
-        assert!(text.contains(&format!("Groups:\t{} ", groups.join(" "))), "{text}");
+        assert!(
+            text.contains(&format!("Groups:\t{} ", groups.join(" "))),
+            "{text}"
+        );
         assert!(text.contains("NoNewPrivs:\t1"), "{text}");
     }
 

@@ -167,6 +167,26 @@ impl Scratch {
         Ok(())
     }
 
+    /// Builds in `dir` instead of `build/`: a directory at a stable path (cargo's build cache is
+    /// keyed by the source path), emptied of the previous grade's copy first. Its parent must be
+    /// owned by the grader. When root, the old copy is taken back from the owner user before it is
+    /// removed, so no CAP_DAC_OVERRIDE is needed.
+    pub fn use_build_dir(&mut self, dir: PathBuf, owners: &Owners) -> Result<(), ScratchError> {
+        if fs::symlink_metadata(&dir).is_ok() {
+            if owners.owner.is_some() {
+                take_back(&dir);
+            }
+            open_up(&dir);
+            fs::remove_dir_all(&dir).map_err(io_err("empty the cached build directory", &dir))?;
+        }
+        mkdir(&dir, 0o755)?;
+        if let Some(owner) = &owners.owner {
+            chown(&dir, owner.uid, owner.gid)?;
+        }
+        self.build = dir;
+        Ok(())
+    }
+
     /// Removes the tree. Directories the owner made read-only are opened up first; what root
     /// cannot remove without CAP_DAC_OVERRIDE is removed by a process running as the owner.
     pub fn remove(&self, owners: &Owners) -> Result<(), ScratchError> {
@@ -197,6 +217,19 @@ fn open_up(dir: &Path) {
     }
 }
 
+/// Gives a tree back to the grader's own user (links themselves, never their targets).
+fn take_back(path: &Path) {
+    let me = nix::unistd::geteuid().as_raw();
+    let _ = std::os::unix::fs::lchown(path, Some(me), Some(nix::unistd::getegid().as_raw()));
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+        && let Ok(entries) = fs::read_dir(path)
+    {
+        for e in entries.flatten() {
+            take_back(&e.path());
+        }
+    }
+}
+
 fn remove_as(owner: &Identity, dir: &Path) {
     use crate::sandbox::{Limits, Spec, Stdin};
     let spec = Spec {
@@ -220,32 +253,60 @@ fn remove_as(owner: &Identity, dir: &Path) {
     let _ = crate::sandbox::run(spec);
 }
 
-fn copy_tree(from: &Path, to: &Path, top: bool, budget: &mut (usize, u64)) -> Result<(), ScratchError> {
-    let entries = fs::read_dir(from).map_err(io_err("read directory", from))?;
-    for entry in entries {
-        let entry = entry.map_err(io_err("read directory", from))?;
-        let name = entry.file_name();
-        if top && NOT_COPIED.iter().any(|n| name == *n) {
+/// Copies what git would commit: the submission's own .gitignore files are honoured (so build
+/// output and caches a student left lying around are not copied), links are copied as links.
+fn copy_tree(from: &Path, to: &Path, _top: bool, budget: &mut (usize, u64)) -> Result<(), ScratchError> {
+    let walker = ignore::WalkBuilder::new(from)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_global(false)
+        .git_exclude(false)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| !(e.depth() == 1 && NOT_COPIED.iter().any(|n| e.file_name() == *n)))
+        .build();
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(|e| ScratchError::Io {
+            what: "read",
+            path: from.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        if entry.depth() == 0 {
             continue;
         }
-        budget.0 = budget.0.checked_sub(1).ok_or(ScratchError::TooLarge)?;
         let src = entry.path();
-        let dst = to.join(&name);
-        let meta = fs::symlink_metadata(&src).map_err(io_err("inspect", &src))?;
+        let rel = src.strip_prefix(from).map_err(|e| ScratchError::Io {
+            what: "read",
+            path: src.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let dst = to.join(rel);
+        budget.0 = budget.0.checked_sub(1).ok_or(ScratchError::TooLarge)?;
+        let meta = fs::symlink_metadata(src).map_err(io_err("inspect", src))?;
         let ft = meta.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(&src).map_err(io_err("read link", &src))?;
+            let target = fs::read_link(src).map_err(io_err("read link", src))?;
             symlink(&target, &dst).map_err(io_err("copy link", &dst))?;
         } else if ft.is_dir() {
             mkdir(&dst, 0o755)?;
-            copy_tree(&src, &dst, false, budget)?;
-            chmod(&dst, (meta.permissions().mode() & 0o777) | 0o700)?;
+            dirs.push((dst, (meta.permissions().mode() & 0o777) | 0o700));
         } else if ft.is_file() {
             budget.1 = budget.1.checked_sub(meta.len()).ok_or(ScratchError::TooLarge)?;
-            fs::copy(&src, &dst).map_err(io_err("copy", &src))?;
+            fs::copy(src, &dst).map_err(io_err("copy", src))?;
+            // The original modification time lets cargo and make see an unchanged file as
+            // unchanged, so a regrade does not rebuild.
+            if let Ok(modified) = meta.modified() {
+                let _ = fs::File::options().write(true).open(&dst).and_then(|f| f.set_modified(modified));
+            }
             // Keep the execute bits (scripts), drop setuid/setgid/sticky.
             chmod(&dst, (meta.permissions().mode() & 0o777) | 0o600)?;
         }
+    }
+    // Directory modes last, so a read-only directory does not stop its own copy.
+    for (dir, mode) in dirs.iter().rev() {
+        chmod(dir, *mode)?;
     }
     Ok(())
 }
@@ -267,6 +328,25 @@ fn chown_tree(dir: &Path, owner: &Identity) -> Result<(), ScratchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_skips_what_gitignore_ignores() {
+        let src = tempfile::tempdir().expect("tempdir");
+        let parent = tempfile::tempdir().expect("tempdir");
+        let s = src.path();
+        fs::write(s.join(".gitignore"), "/big/\n*.log\n").expect("write");
+        fs::create_dir_all(s.join("big")).expect("mkdir");
+        fs::write(s.join("big/blob"), "x").expect("write");
+        fs::write(s.join("output.log"), "x").expect("write");
+        fs::write(s.join("keep.rs"), "x").expect("write");
+        let scratch = Scratch::create(parent.path(), &Owners::default()).expect("scratch");
+        scratch.copy_submission(s, &Owners::default()).expect("copy");
+        assert!(scratch.build.join("keep.rs").exists());
+        assert!(scratch.build.join(".gitignore").exists());
+        assert!(!scratch.build.join("big").exists());
+        assert!(!scratch.build.join("output.log").exists());
+        scratch.remove(&Owners::default()).expect("remove");
+    }
 
     #[test]
     fn copy_keeps_files_and_links_skips_git_and_target() {

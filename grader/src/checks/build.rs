@@ -17,6 +17,9 @@ use super::{Context, Verdict};
 pub struct BuildSetup {
     /// CARGO_TARGET_DIR, outside the submission and the scratch tree so a regrade reuses it.
     pub target_dir: Option<PathBuf>,
+    /// Where the submission is copied and built: a stable path next to the target directory,
+    /// because cargo's fingerprints include the source path.
+    pub build_dir: Option<PathBuf>,
     /// A `cargo vendor` directory the build uses instead of the network.
     pub vendor: Option<PathBuf>,
     /// CARGO_HOME for the build: private per run when root, the user's own otherwise.

@@ -53,9 +53,13 @@ impl Capture {
         stderr: Option<OwnedFd>,
         cap: usize,
     ) -> io::Result<Capture> {
-        for fd in [stdout.as_ref(), stderr.as_ref(), stdin.as_ref().map(|(fd, _)| fd)]
-            .into_iter()
-            .flatten()
+        for fd in [
+            stdout.as_ref(),
+            stderr.as_ref(),
+            stdin.as_ref().map(|(fd, _)| fd),
+        ]
+        .into_iter()
+        .flatten()
         {
             rustix::io::ioctl_fionbio(fd, true)?;
         }

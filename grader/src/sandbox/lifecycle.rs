@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{self, Signal};
 use nix::sys::wait::{Id, WaitPidFlag, waitid};
 use nix::unistd::Pid;
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::io::Errno;
 
 use super::sweep::{self, Targets};
 use super::{Ending, Outcome, Running};
@@ -24,6 +26,9 @@ const NO_PIDFD_TICK: Duration = Duration::from_millis(5);
 /// How long to keep reading pipes after everything of the run was killed: they reach end of file
 /// at once unless a process that escaped the kill still holds them.
 const DRAIN_BOUND: Duration = Duration::from_millis(100);
+
+/// How long a SIGKILLed main process may take to die (it may be in an uninterruptible wait).
+const MAIN_DEATH_BOUND: Duration = Duration::from_secs(2);
 
 impl Running {
     /// Pumps output until the main process ends (then ends the run), `until` passes (None), or
@@ -38,10 +43,8 @@ impl Running {
                 self.conclude(true, true);
                 continue;
             }
-            if now >= until {
-                return None;
-            }
-            let mut timeout = until.min(self.deadline) - now;
+            // At least one look even when `until` has passed, so `watch(ZERO)` sees an exit.
+            let mut timeout = until.min(self.deadline).saturating_duration_since(now);
             if self.pidfd.is_none() {
                 timeout = timeout.min(NO_PIDFD_TICK);
             }
@@ -56,6 +59,33 @@ impl Running {
             };
             if exited {
                 self.conclude(false, true);
+            } else if Instant::now() >= until {
+                return None;
+            }
+        }
+    }
+
+    /// Waits (bounded) until the killed main process has exited, without reaping it.
+    fn await_main_exit(&self, until: Instant) {
+        match &self.pidfd {
+            Some(fd) => {
+                let mut fds = [PollFd::new(fd, PollFlags::IN)];
+                loop {
+                    let left = until.saturating_duration_since(Instant::now());
+                    let timeout = Timespec::try_from(left).unwrap_or(Timespec {
+                        tv_sec: 1,
+                        tv_nsec: 0,
+                    });
+                    match poll(&mut fds, Some(&timeout)) {
+                        Err(Errno::INTR) if !left.is_zero() => continue,
+                        _ => return,
+                    }
+                }
+            }
+            None => {
+                // SIGKILL was sent; this returns as soon as it has taken effect.
+                let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+                let _ = waitid(Id::Pid(Pid::from_raw(self.pid)), flags);
             }
         }
     }
@@ -77,6 +107,9 @@ impl Running {
         let pid = Pid::from_raw(self.pid);
         if timed_out {
             let _ = signal::kill(pid, Signal::SIGKILL);
+            // Its children are handed to the grader (a subreaper) only once it is dead; a sweep
+            // before that would miss one that left the session and still had it as parent.
+            self.await_main_exit(at + MAIN_DEATH_BOUND);
         }
         // Safe even if the main process has exited: it is a zombie until reaped below, so the
         // group id is still this run's.
@@ -116,7 +149,9 @@ impl Running {
         if self.wait_until(until).is_none() {
             self.conclude(true, true);
         }
-        let (ending, elapsed) = self.end.unwrap_or((Ending::TimedOut, self.started.elapsed()));
+        let (ending, elapsed) = self
+            .end
+            .unwrap_or((Ending::TimedOut, self.started.elapsed()));
         Outcome {
             ending,
             output: self.capture.take_output(),

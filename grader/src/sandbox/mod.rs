@@ -123,7 +123,10 @@ pub enum Readiness {
     Ended(Ending),
     /// The deadline passed; `caught` lists which of the wanted signals were caught by then, and
     /// `ignored` which of them the program set to be ignored (SigIgn) instead of handled.
-    NotReady { caught: Vec<Signal>, ignored: Vec<Signal> },
+    NotReady {
+        caught: Vec<Signal>,
+        ignored: Vec<Signal>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -260,8 +263,7 @@ pub fn run(spec: Spec) -> Result<Outcome, SandboxError> {
 
 /// Kills every process owned by `uid` (never uid 0, never the grader's own uid) and waits until
 /// none is left. Used after each run as a dedicated user, and at the end of grading. Returns how
-/// many live processes it killed. Processes of `uid` that the grader started itself outside the
-/// sandbox (in its own session) are left alone.
+/// many live processes it killed (even ones the grader started as `uid` outside the sandbox).
 pub fn kill_all_of_user(uid: u32) -> Result<usize, SandboxError> {
     sweep::kill_all_of_user(uid).map_err(|source| SandboxError::Io {
         what: format!("kill every process of uid {uid}"),
@@ -271,6 +273,8 @@ pub fn kill_all_of_user(uid: u32) -> Result<usize, SandboxError> {
 
 /// Makes the grader a child subreaper (orphans of student code re-parent to it, so it can reap and
 /// account for them). Call once at startup.
+/// Without it, a process that leaves its run's session (setsid) and outlives its parent goes to
+/// init, and a run without a dedicated user then has no way to find it.
 pub fn become_subreaper() -> Result<(), SandboxError> {
     nix::sys::prctl::set_child_subreaper(true).map_err(|errno| SandboxError::Io {
         what: "become a child subreaper (prctl PR_SET_CHILD_SUBREAPER)".to_owned(),

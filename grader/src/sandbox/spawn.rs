@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 use nix::unistd;
 
 use super::capture::Capture;
@@ -31,6 +32,7 @@ const STEP_MASK: i32 = 0x7F00_0000;
 #[derive(Debug, Clone, Copy)]
 enum Step {
     Setsid = 1,
+    Signals,
     Unshare,
     Rlimit,
     Drop,
@@ -40,8 +42,9 @@ enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 7] = [
+    const ALL: [Step; 8] = [
         Step::Setsid,
+        Step::Signals,
         Step::Unshare,
         Step::Rlimit,
         Step::Drop,
@@ -53,6 +56,7 @@ impl Step {
     fn describe(self) -> &'static str {
         match self {
             Step::Setsid => "setsid (a session of its own)",
+            Step::Signals => "sigaction (every signal back to its default action)",
             Step::Unshare => "unshare(CLONE_NEWNET) (an empty network namespace; needs root)",
             Step::Rlimit => "setrlimit (resource limits)",
             Step::Drop => "the privilege drop",
@@ -88,7 +92,10 @@ fn explain(error: io::Error) -> io::Error {
         None => io::Error::from_raw_os_error(code).to_string(),
     };
     let kind = io::Error::from_raw_os_error(code).kind();
-    io::Error::new(kind, format!("{} failed before exec: {cause}", step.describe()))
+    io::Error::new(
+        kind,
+        format!("{} failed before exec: {cause}", step.describe()),
+    )
 }
 
 /// One resource limit, ready to apply.
@@ -139,6 +146,16 @@ fn prepare_child(plan: &ChildPlan) -> io::Result<()> {
     // A session of its own makes the child the leader of a new process group too, so one
     // killpg reaches everything that does not leave on purpose, and it has no controlling tty.
     unistd::setsid().map_err(|e| Step::Setsid.tag(e.into()))?;
+    // exec resets caught signals but keeps ignored ones: a grader started with SIGINT ignored
+    // (nohup, some CI shells) must not hand that to the student's program.
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for signal in Signal::iterator() {
+        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+            continue;
+        }
+        // SAFETY: installing the default action runs no code of ours in a signal context.
+        unsafe { sigaction(signal, &default) }.map_err(|e| Step::Signals.tag(e.into()))?;
+    }
     if plan.isolate_network {
         unshare(CloneFlags::CLONE_NEWNET).map_err(|e| Step::Unshare.tag(e.into()))?;
     }
@@ -194,7 +211,10 @@ pub(super) fn start(spec: &Spec) -> Result<Started, SandboxError> {
     }
     let cwd = CString::new(spec.cwd.as_os_str().as_bytes()).map_err(|_| SandboxError::Spawn {
         program: program.clone(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "working directory contains NUL"),
+        source: io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "working directory contains NUL",
+        ),
     })?;
     let plan = ChildPlan {
         isolate_network: spec.isolate_network,

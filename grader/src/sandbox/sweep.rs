@@ -71,7 +71,7 @@ pub(super) fn sweep(targets: Targets) -> io::Result<usize> {
     let until = Instant::now() + SWEEP_BOUND;
     let mut killed = HashSet::new();
     loop {
-        let (pinned, unpinned, zombies, helper_allowed) = {
+        let (pinned, unpinned, zombies) = {
             let live = live_runs();
             let others: Vec<LiveRun> = live
                 .iter()
@@ -88,11 +88,11 @@ pub(super) fn sweep(targets: Targets) -> io::Result<usize> {
             let mut unpinned = false;
             let mut zombies = Vec::new();
             for pid in procfs::all_pids() {
-                let Some(stat) = look.matches(pid) else {
+                let Some((stat, reapable)) = look.matches(pid) else {
                     continue;
                 };
                 if stat.is_dead() {
-                    if stat.ppid == me {
+                    if reapable {
                         zombies.push(pid);
                     }
                     continue;
@@ -109,10 +109,17 @@ pub(super) fn sweep(targets: Targets) -> io::Result<usize> {
                     Pinned::Gone => {}
                 }
             }
-            let helper_allowed = targets.uid.is_some_and(|uid| {
-                !(targets.spare_other_runs && others.iter().any(|run| run.uid == Some(uid)))
-            });
-            (pinned, unpinned, zombies, helper_allowed)
+            // Not when another live run is that user too and must be spared.
+            let must_spare = |uid: u32| {
+                targets.spare_other_runs && others.iter().any(|run| run.uid == Some(uid))
+            };
+            let helper_for = targets.uid.filter(|uid| !must_spare(*uid));
+            if let (Some(uid), false) = (helper_for, pinned.is_empty()) {
+                // A fork bomb may outpace look-then-kill; one kill(-1) as that user hits all of
+                // them at once. Under the registry lock, so no run of that user can be starting.
+                let _ = kill_everything_as(uid);
+            }
+            (pinned, unpinned, zombies)
         };
         for pid in &zombies {
             // Only our own zombies are listed; WNOHANG because another thread may reap it first.
@@ -120,10 +127,6 @@ pub(super) fn sweep(targets: Targets) -> io::Result<usize> {
         }
         if pinned.is_empty() && !unpinned && zombies.is_empty() {
             return Ok(killed.len());
-        }
-        if let Some(uid) = targets.uid.filter(|_| helper_allowed && !pinned.is_empty()) {
-            // A fork bomb may outpace look-then-kill; one kill(-1) as that user hits all at once.
-            let _ = kill_everything_as(uid);
         }
         if Instant::now() >= until {
             return Err(io::Error::new(
@@ -148,23 +151,29 @@ struct Look<'a> {
 }
 
 impl Look<'_> {
-    /// The process's stat if it is a target right now.
-    fn matches(&self, pid: i32) -> Option<ProcStat> {
-        if pid == self.me
-            || Some(pid) == self.targets.run
-            || self.others.iter().any(|run| run.pid == pid)
-        {
+    /// The process's stat if it is a target right now, and whether the grader may reap it.
+    fn matches(&self, pid: i32) -> Option<(ProcStat, bool)> {
+        if pid == self.me || Some(pid) == self.targets.run {
             return None;
         }
         let stat = procfs::stat(pid)?;
-        if stat.session == self.my_session {
-            // The grader's own session holds the grader's helpers and tools, never student code:
-            // every run starts by leaving it, and no process can join another session.
+        // The grader's own session holds the grader's helpers and tools, never student code:
+        // every run starts by leaving it, and no process can join another session. Its processes
+        // are never reaped here (they may be some `Child` of the grader's), and are killed only
+        // for `kill_all_of_user`, which means every process of the user.
+        let in_grader_session = stat.session == self.my_session;
+        if in_grader_session && (self.targets.spare_other_runs || self.targets.uid.is_none()) {
             return None;
         }
+        // Another run's main process is reaped by that run's `Child`, never here.
+        let other_main = self.others.iter().any(|run| run.pid == pid);
         let in_other_run = self.others.iter().any(|run| run.pid == stat.session);
         let in_this_run = self.targets.run == Some(stat.session);
-        let orphan = self.targets.orphans && stat.ppid == self.me && !in_other_run;
+        let orphan = self.targets.orphans
+            && stat.ppid == self.me
+            && !in_grader_session
+            && !in_other_run
+            && !other_main;
         let spared = self.targets.spare_other_runs && in_other_run;
         let of_user = !spared
             && self.targets.uid.is_some_and(|uid| {
@@ -172,14 +181,15 @@ impl Look<'_> {
                     .and_then(|status| procfs::uids(&status))
                     .is_some_and(|ids| ids[..3].contains(&uid))
             });
-        (in_this_run || orphan || of_user).then_some(stat)
+        let reapable = stat.ppid == self.me && !other_main && !in_grader_session;
+        (in_this_run || orphan || of_user).then_some((stat, reapable))
     }
 }
 
 enum Pinned {
     /// SIGKILL sent through a pidfd; the fd becomes readable when the process is gone.
     Killed(OwnedFd),
-    /// The kernel has no pidfds (before 5.3): killed by pid after a fresh look.
+    /// No pidfd could be had (see `kill_pinned`): killed by pid after a fresh look.
     Unpinned,
     /// It ended, or is no longer a target.
     Gone,
@@ -193,21 +203,23 @@ fn kill_pinned(pid: i32, still_target: impl Fn(i32) -> bool) -> Pinned {
     };
     match pidfd_open(raw, PidfdFlags::empty()) {
         Ok(fd) => {
-            if still_target(pid) && pidfd_send_signal(&fd, rustix::process::Signal::KILL).is_ok()
-            {
+            if still_target(pid) && pidfd_send_signal(&fd, rustix::process::Signal::KILL).is_ok() {
                 Pinned::Killed(fd)
             } else {
                 Pinned::Gone
             }
         }
-        Err(Errno::NOSYS) => {
+        Err(Errno::SRCH) => Pinned::Gone,
+        // No pidfds here: ENOSYS before Linux 5.3, EPERM under a seccomp profile that lacks
+        // pidfd_open, EMFILE when out of descriptors. Killing by pid after a fresh look is the
+        // best left, and far better than leaving the process alive.
+        Err(_) => {
             if still_target(pid) && signal::kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
                 Pinned::Unpinned
             } else {
                 Pinned::Gone
             }
         }
-        Err(_) => Pinned::Gone,
     }
 }
 

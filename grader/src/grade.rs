@@ -1,0 +1,363 @@
+//! One grading run, start to finish: check the submission is there, set up the lab's users (as
+//! root), make the scratch tree, run every check in order with its dependencies, and always clean
+//! up: no process of the lab's users and no scratch directory outlives the run.
+//!
+//! Errors here mean "could not grade" (exit 2): they are about the grader's environment or the
+//! lab file, never about the student's work, which only ever produces failed checks.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::checks::{self, BuildSetup, Context};
+use crate::lab::Lab;
+use crate::model::{CheckResult, Report, RunMode, Status};
+use crate::privilege;
+use crate::sandbox::{self, Identity, Limits, Spec, Stdin};
+use crate::scratch::{Owners, Scratch, ScratchError};
+
+/// PATH for student processes when root: system directories only, plus where the official Rust
+/// image keeps cargo. A root's own PATH may point into /root, which the lab's users cannot read.
+pub const ROOT_TOOL_PATH: &str = "/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where build caches live (one directory per lab and submission path).
+    pub cache_dir: PathBuf,
+    /// Where scratch trees are made.
+    pub scratch_parent: PathBuf,
+    /// Offline crate set (`cargo vendor` output) for cargo builds.
+    pub vendor: Option<PathBuf>,
+    /// PATH for student processes; default: ROOT_TOOL_PATH as root, the grader's PATH otherwise.
+    pub tool_path: Option<OsString>,
+    /// Keep the scratch tree for debugging (its path is printed as a notice).
+    pub keep_scratch: bool,
+}
+
+impl Options {
+    pub fn from_defaults() -> Options {
+        let tmp = std::env::temp_dir();
+        Options {
+            cache_dir: tmp.join("ipc-lab-cache"),
+            scratch_parent: tmp,
+            vendor: None,
+            tool_path: None,
+            keep_scratch: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    #[error("the submission directory {0} does not exist\n  fix: give the path of the student's repository, e.g. `grader grade path/to/repo`")]
+    Missing(PathBuf),
+    #[error("{0} is not a directory\n  fix: give the path of the student's repository, not a file in it")]
+    NotADirectory(PathBuf),
+    #[error("the submission directory {path} cannot be read: {source}\n  fix: make it readable by the grader (in Docker: mount it with -v \"$PWD\":/submission:ro)")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the lab defines no [users], and as root the grader never runs student code as root\n  fix: add a [users] table with an owner and a confined user to the lab file")]
+    NoUsers,
+    #[error("cannot set up the lab's users: {0}")]
+    Users(#[from] privilege::PrivilegeError),
+    #[error("cannot prepare the scratch directory: {0}\n  fix: make sure {1} exists, is writable and has free space (set --scratch-dir or TMPDIR)")]
+    Scratch(ScratchError, PathBuf),
+    #[error("cannot prepare the build cache {path}: {source}\n  fix: make it writable, or choose another with --cache-dir")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{tool}` is needed but {problem}\n  fix: grade inside the lab's Docker image (docker/grade.sh), or set GRADER_TOOL_PATH to directories holding `{tool}` that every user can read (now: {path})")]
+    MissingTool { tool: String, problem: String, path: String },
+    #[error("no random numbers available for the fixtures: {0}")]
+    Random(String),
+}
+
+/// Grades one submission.
+pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, GradeError> {
+    let started = Instant::now();
+    check_submission_dir(submission)?;
+    let privileged = privilege::is_root();
+    let mut notices = Vec::new();
+
+    let (owners, mode) = if privileged {
+        let users = lab.users.as_ref().ok_or(GradeError::NoUsers)?;
+        for group in lab.fixtures.iter().filter_map(|f| f.group.as_ref()).chain(&users.confined_groups) {
+            privilege::ensure_group(group)?;
+        }
+        let owner = privilege::ensure_user(&users.owner, &[])?;
+        let groups: Vec<&str> = users.confined_groups.iter().map(String::as_str).collect();
+        let confined = privilege::ensure_user(&users.confined, &groups)?;
+        // Leftovers of an earlier run that died would share the users' process limits.
+        let _ = sandbox::kill_all_of_user(owner.uid);
+        let _ = sandbox::kill_all_of_user(confined.uid);
+        let mode = RunMode::Privileged { owner_user: owner.name.clone(), confined_user: confined.name.clone() };
+        (Owners { owner: Some(owner), confined: Some(confined) }, mode)
+    } else {
+        let user = uzers::get_current_username().map_or_else(|| "unknown".to_string(), |n| n.to_string_lossy().into_owned());
+        notices.push(format!(
+            "Not root: everything runs as {user}, and checks that need the sandbox user are skipped. Grade in Docker for the full lab: docker/grade.sh"
+        ));
+        (Owners::default(), RunMode::Unprivileged { user })
+    };
+
+    let tool_path = opts.tool_path.clone().unwrap_or_else(|| {
+        if privileged { ROOT_TOOL_PATH.into() } else { std::env::var_os("PATH").unwrap_or_else(|| ROOT_TOOL_PATH.into()) }
+    });
+    preflight_tools(lab, &tool_path, owners.owner.as_ref())?;
+
+    let isolate_network = privileged && sandbox::network_isolation_available();
+    if privileged && !isolate_network {
+        notices.push("This container cannot make network namespaces, so student code is not cut off from the network by the grader: run it with `docker run --network none` (docker/grade.sh does).".to_string());
+    }
+
+    let mut scratch = Scratch::create(&opts.scratch_parent, &owners).map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+    let build = build_setup(lab, submission, opts, &scratch, &owners)?;
+    if let Some(dir) = &build.build_dir {
+        scratch.use_build_dir(dir.clone(), &owners).map_err(|e| GradeError::Scratch(e, opts.cache_dir.clone()))?;
+    }
+    let guard = Cleanup { scratch: &scratch, owners: &owners, keep: opts.keep_scratch };
+    if opts.keep_scratch {
+        notices.push(format!("Scratch tree kept at {}", scratch.root.display()));
+    }
+    scratch.copy_submission(submission, &owners).map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+
+    let contents = fixture_contents(lab)?;
+    scratch
+        .lay_out_fixtures(&lab.fixtures, &contents, &owners)
+        .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+
+    let mut values = contents;
+    values.insert("build".into(), scratch.build.display().to_string());
+    if let Some(target) = &build.target_dir {
+        values.insert("target".into(), target.display().to_string());
+    }
+
+    let ctx = Context {
+        lab,
+        submission,
+        scratch: &scratch,
+        owners: &owners,
+        build: &build,
+        values,
+        tool_path,
+        isolate_network,
+    };
+    let results = run_checks(lab, &ctx);
+    drop(guard);
+
+    Ok(Report {
+        lab_name: lab.name.clone(),
+        lab_title: lab.title.clone(),
+        lab_source: lab.source.clone(),
+        lab_digest: lab.digest.clone(),
+        grader_version: env!("CARGO_PKG_VERSION").to_string(),
+        submission: submission.to_path_buf(),
+        mode,
+        parts: lab.parts.iter().map(|p| (p.id.clone(), p.title.clone())).collect(),
+        checks: results,
+        notices,
+        execution_time: started.elapsed(),
+    })
+}
+
+/// Runs the checks in lab order; a check whose dependency did not pass is skipped with the reason.
+pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
+    let mut results: Vec<CheckResult> = Vec::with_capacity(lab.checks.len());
+    for check in &lab.checks {
+        let started = Instant::now();
+        let blocked = check.depends_on.iter().find(|dep| {
+            results.iter().find(|r| &r.id == *dep).is_none_or(|r| r.status != Status::Passed)
+        });
+        let verdict = match blocked {
+            Some(dep) => checks::Verdict::skip(format!("skipped: `{dep}` did not pass")),
+            None => checks::run(check, ctx),
+        };
+        let part_title = lab.part(&check.part).map_or_else(|| check.part.clone(), |p| p.title.clone());
+        results.push(CheckResult {
+            id: check.id.clone(),
+            title: check.title.clone(),
+            part: check.part.clone(),
+            part_title,
+            max_points: check.points,
+            points: if verdict.status == Status::Passed { check.points } else { 0.0 },
+            status: verdict.status,
+            summary: verdict.summary,
+            evidence: verdict.evidence,
+            duration: started.elapsed(),
+        });
+    }
+    results
+}
+
+fn check_submission_dir(path: &Path) -> Result<(), GradeError> {
+    let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => GradeError::Missing(path.to_path_buf()),
+        _ => GradeError::Unreadable { path: path.to_path_buf(), source },
+    })?;
+    if !meta.is_dir() {
+        return Err(GradeError::NotADirectory(path.to_path_buf()));
+    }
+    std::fs::read_dir(path).map_err(|source| GradeError::Unreadable { path: path.to_path_buf(), source })?;
+    Ok(())
+}
+
+/// Every tool the lab names by bare name must be on the students' PATH and, as root, runnable by
+/// the owner user: otherwise the run could only end in confusing failures.
+fn preflight_tools(lab: &Lab, tool_path: &OsString, owner: Option<&Identity>) -> Result<(), GradeError> {
+    let mut tools: Vec<&str> = Vec::new();
+    if let Some(build) = &lab.build
+        && let Some(head) = build.command.first()
+    {
+        tools.push(head);
+    }
+    for command in lab.programs.values() {
+        if let Some(head) = command.first()
+            && !head.contains('{')
+            && !tools.contains(&head.as_str())
+        {
+            tools.push(head);
+        }
+    }
+    let shown_path = tool_path.to_string_lossy().into_owned();
+    for tool in tools {
+        let resolved = checks::resolve_program(tool, tool_path);
+        if !Path::new(&resolved).is_file() {
+            return Err(GradeError::MissingTool { tool: tool.to_string(), problem: "it is not on the PATH given to student code".into(), path: shown_path });
+        }
+        if let Some(owner) = owner {
+            let spec = Spec {
+                program: resolved,
+                args: vec!["--version".into()],
+                cwd: PathBuf::from("/"),
+                env: vec![("PATH".into(), tool_path.clone()), ("HOME".into(), "/nonexistent".into())],
+                stdin: Stdin::Null,
+                identity: Some(owner.clone()),
+                limits: Limits { cpu_seconds: 30, address_space: None, file_size: 1 << 20, processes: 64, open_files: 256 },
+                deadline: std::time::Duration::from_secs(30),
+                output_cap: 4096,
+                isolate_network: false,
+            };
+            let ok = sandbox::run(spec).map(|o| o.ending == sandbox::Ending::Exited(0)).unwrap_or(false);
+            if !ok {
+                return Err(GradeError::MissingTool {
+                    tool: tool.to_string(),
+                    problem: format!("user {} cannot run it (`{tool} --version` failed as that user)", owner.name),
+                    path: shown_path,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fixture texts for this run: randomised ones get a fresh suffix, so a program that prints a
+/// remembered answer instead of reading the file fails.
+fn fixture_contents(lab: &Lab) -> Result<BTreeMap<String, String>, GradeError> {
+    let mut out = BTreeMap::new();
+    for f in &lab.fixtures {
+        let Some(content) = &f.content else { continue };
+        let text = if f.randomise {
+            let mut bytes = [0u8; 4];
+            getrandom::fill(&mut bytes).map_err(|e| GradeError::Random(e.to_string()))?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{content} [run {token}]")
+        } else {
+            content.clone()
+        };
+        out.insert(f.id.clone(), text);
+    }
+    Ok(out)
+}
+
+fn build_setup(lab: &Lab, submission: &Path, opts: &Options, scratch: &Scratch, owners: &Owners) -> Result<BuildSetup, GradeError> {
+    let Some(build) = &lab.build else {
+        return Ok(BuildSetup::default());
+    };
+    if !build.cargo {
+        return Ok(BuildSetup::default());
+    }
+    let cache_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| GradeError::Cache { path, source }
+    };
+    let canonical = std::fs::canonicalize(submission).unwrap_or_else(|_| submission.to_path_buf());
+    let key = format!("{}-{}", lab.name, crate::lab::digest(&canonical.display().to_string()));
+    let dir = opts.cache_dir.join(key);
+    std::fs::create_dir_all(&opts.cache_dir).map_err(cache_err(&opts.cache_dir))?;
+    let mut passthrough: Vec<(OsString, OsString)> = Vec::new();
+    for var in ["RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
+        if let Some(v) = std::env::var_os(var) {
+            passthrough.push((var.into(), v));
+        }
+    }
+    let cargo_home = if let Some(owner) = &owners.owner {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // The cache root and the submission's entry belong to the grader; only the target
+        // directory inside is the owner user's, so the grader can always empty the build copy.
+        for d in [&dir] {
+            match std::fs::symlink_metadata(d) {
+                Ok(m) if m.is_dir() && m.uid() == 0 => {}
+                Ok(_) => {
+                    let _ = std::fs::remove_dir_all(d).or_else(|_| std::fs::remove_file(d));
+                    std::fs::create_dir(d).map_err(cache_err(d))?;
+                }
+                Err(_) => std::fs::create_dir(d).map_err(cache_err(d))?,
+            }
+        }
+        std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o711)).map_err(cache_err(&opts.cache_dir))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).map_err(cache_err(&dir))?;
+        let target = dir.join("target");
+        match std::fs::symlink_metadata(&target) {
+            Ok(m) if m.is_dir() && m.uid() == owner.uid => {}
+            Ok(_) => {
+                // Made by another user or not a directory: never reuse what we cannot trust.
+                let _ = std::fs::remove_dir_all(&target).or_else(|_| std::fs::remove_file(&target));
+                create_owned_dir(&target, owner).map_err(cache_err(&target))?;
+            }
+            Err(_) => create_owned_dir(&target, owner).map_err(cache_err(&target))?,
+        }
+        Some(scratch.cargo_home.clone())
+    } else {
+        std::fs::create_dir_all(&dir).map_err(cache_err(&dir))?;
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        if !passthrough.iter().any(|(k, _)| k == "RUSTUP_HOME")
+            && let Some(h) = &home
+            && h.join(".rustup").is_dir()
+        {
+            passthrough.push(("RUSTUP_HOME".into(), h.join(".rustup").into()));
+        }
+        std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| home.map(|h| h.join(".cargo")))
+    };
+    Ok(BuildSetup { target_dir: Some(dir.join("target")), build_dir: Some(dir.join("build")), vendor: opts.vendor.clone(), cargo_home, passthrough })
+}
+
+fn create_owned_dir(dir: &Path, owner: &Identity) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    std::os::unix::fs::chown(dir, Some(owner.uid), Some(owner.gid))
+}
+
+/// Kills every process of the lab's users and removes the scratch tree, whatever happened.
+struct Cleanup<'a> {
+    scratch: &'a Scratch,
+    owners: &'a Owners,
+    keep: bool,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        for id in [&self.owners.owner, &self.owners.confined].into_iter().flatten() {
+            let _ = sandbox::kill_all_of_user(id.uid);
+        }
+        if !self.keep {
+            let _ = self.scratch.remove(self.owners);
+        }
+    }
+}

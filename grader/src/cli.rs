@@ -172,5 +172,9 @@ fn grade_command(args: GradeArgs) -> ExitCode {
     }
     // A closed stdout (e.g. `| head`) must not turn a measured grade into a crash.
     let _ = report::print_terminal(&report);
-    ExitCode::from(if report.all_passed() { EXIT_PASSED } else { EXIT_FAILED })
+    ExitCode::from(if report.all_passed() {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
 }

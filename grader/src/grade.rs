@@ -19,7 +19,8 @@ use crate::scratch::{Owners, Scratch, ScratchError};
 
 /// PATH for student processes when root: system directories only, plus where the official Rust
 /// image keeps cargo. A root's own PATH may point into /root, which the lab's users cannot read.
-pub const ROOT_TOOL_PATH: &str = "/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const ROOT_TOOL_PATH: &str =
+    "/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -50,30 +51,48 @@ impl Options {
 
 #[derive(Debug, thiserror::Error)]
 pub enum GradeError {
-    #[error("the submission directory {0} does not exist\n  fix: give the path of the student's repository, e.g. `grader grade path/to/repo`")]
+    #[error(
+        "the submission directory {0} does not exist\n  fix: give the path of the student's repository, e.g. `grader grade path/to/repo`"
+    )]
     Missing(PathBuf),
-    #[error("{0} is not a directory\n  fix: give the path of the student's repository, not a file in it")]
+    #[error(
+        "{0} is not a directory\n  fix: give the path of the student's repository, not a file in it"
+    )]
     NotADirectory(PathBuf),
-    #[error("the submission directory {path} cannot be read: {source}\n  fix: make it readable by the grader (in Docker: mount it with -v \"$PWD\":/submission:ro)")]
+    #[error(
+        "the submission directory {path} cannot be read: {source}\n  fix: make it readable by the grader (in Docker: mount it with -v \"$PWD\":/submission:ro)"
+    )]
     Unreadable {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("the lab defines no [users], and as root the grader never runs student code as root\n  fix: add a [users] table with an owner and a confined user to the lab file")]
+    #[error(
+        "the lab defines no [users], and as root the grader never runs student code as root\n  fix: add a [users] table with an owner and a confined user to the lab file"
+    )]
     NoUsers,
     #[error("cannot set up the lab's users: {0}")]
     Users(#[from] privilege::PrivilegeError),
-    #[error("cannot prepare the scratch directory: {0}\n  fix: make sure {1} exists, is writable and has free space (set --scratch-dir or TMPDIR)")]
+    #[error(
+        "cannot prepare the scratch directory: {0}\n  fix: make sure {1} exists, is writable and has free space (set --scratch-dir or TMPDIR)"
+    )]
     Scratch(ScratchError, PathBuf),
-    #[error("cannot prepare the build cache {path}: {source}\n  fix: make it writable, or choose another with --cache-dir")]
+    #[error(
+        "cannot prepare the build cache {path}: {source}\n  fix: make it writable, or choose another with --cache-dir"
+    )]
     Cache {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("`{tool}` is needed but {problem}\n  fix: grade inside the lab's Docker image (docker/grade.sh), or set GRADER_TOOL_PATH to directories holding `{tool}` that every user can read (now: {path})")]
-    MissingTool { tool: String, problem: String, path: String },
+    #[error(
+        "`{tool}` is needed but {problem}\n  fix: grade inside the lab's Docker image (docker/grade.sh), or set GRADER_TOOL_PATH to directories holding `{tool}` that every user can read (now: {path})"
+    )]
+    MissingTool {
+        tool: String,
+        problem: String,
+        path: String,
+    },
     #[error("no random numbers available for the fixtures: {0}")]
     Random(String),
 }
@@ -85,9 +104,21 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     let privileged = privilege::is_root();
     let mut notices = Vec::new();
 
+    // Grading runs that share the lab's users must not overlap: each ends by killing every
+    // process of those users. The lock is held until this function returns.
+    let _users_lock = if privileged {
+        Some(lock_users(opts)?)
+    } else {
+        None
+    };
     let (owners, mode) = if privileged {
         let users = lab.users.as_ref().ok_or(GradeError::NoUsers)?;
-        for group in lab.fixtures.iter().filter_map(|f| f.group.as_ref()).chain(&users.confined_groups) {
+        for group in lab
+            .fixtures
+            .iter()
+            .filter_map(|f| f.group.as_ref())
+            .chain(&users.confined_groups)
+        {
             privilege::ensure_group(group)?;
         }
         let owner = privilege::ensure_user(&users.owner, &[])?;
@@ -96,10 +127,22 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         // Leftovers of an earlier run that died would share the users' process limits.
         let _ = sandbox::kill_all_of_user(owner.uid);
         let _ = sandbox::kill_all_of_user(confined.uid);
-        let mode = RunMode::Privileged { owner_user: owner.name.clone(), confined_user: confined.name.clone() };
-        (Owners { owner: Some(owner), confined: Some(confined) }, mode)
+        let mode = RunMode::Privileged {
+            owner_user: owner.name.clone(),
+            confined_user: confined.name.clone(),
+        };
+        (
+            Owners {
+                owner: Some(owner),
+                confined: Some(confined),
+            },
+            mode,
+        )
     } else {
-        let user = uzers::get_current_username().map_or_else(|| "unknown".to_string(), |n| n.to_string_lossy().into_owned());
+        let user = uzers::get_current_username().map_or_else(
+            || "unknown".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         notices.push(format!(
             "Not root: everything runs as {user}, and checks that need the sandbox user are skipped. Grade in Docker for the full lab: docker/grade.sh"
         ));
@@ -107,7 +150,11 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     };
 
     let tool_path = opts.tool_path.clone().unwrap_or_else(|| {
-        if privileged { ROOT_TOOL_PATH.into() } else { std::env::var_os("PATH").unwrap_or_else(|| ROOT_TOOL_PATH.into()) }
+        if privileged {
+            ROOT_TOOL_PATH.into()
+        } else {
+            std::env::var_os("PATH").unwrap_or_else(|| ROOT_TOOL_PATH.into())
+        }
     });
     preflight_tools(lab, &tool_path, owners.owner.as_ref())?;
 
@@ -116,16 +163,25 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         notices.push("This container cannot make network namespaces, so student code is not cut off from the network by the grader: run it with `docker run --network none` (docker/grade.sh does).".to_string());
     }
 
-    let mut scratch = Scratch::create(&opts.scratch_parent, &owners).map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+    let mut scratch = Scratch::create(&opts.scratch_parent, &owners)
+        .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
     let build = build_setup(lab, submission, opts, &scratch, &owners)?;
     if let Some(dir) = &build.build_dir {
-        scratch.use_build_dir(dir.clone(), &owners).map_err(|e| GradeError::Scratch(e, opts.cache_dir.clone()))?;
+        scratch
+            .use_build_dir(dir.clone(), &owners)
+            .map_err(|e| GradeError::Scratch(e, opts.cache_dir.clone()))?;
     }
-    let guard = Cleanup { scratch: &scratch, owners: &owners, keep: opts.keep_scratch };
+    let guard = Cleanup {
+        scratch: &scratch,
+        owners: &owners,
+        keep: opts.keep_scratch,
+    };
     if opts.keep_scratch {
         notices.push(format!("Scratch tree kept at {}", scratch.root.display()));
     }
-    scratch.copy_submission(submission, &owners).map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+    scratch
+        .copy_submission(submission, &owners)
+        .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
 
     let contents = fixture_contents(lab)?;
     scratch
@@ -159,7 +215,11 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         grader_version: env!("CARGO_PKG_VERSION").to_string(),
         submission: submission.to_path_buf(),
         mode,
-        parts: lab.parts.iter().map(|p| (p.id.clone(), p.title.clone())).collect(),
+        parts: lab
+            .parts
+            .iter()
+            .map(|p| (p.id.clone(), p.title.clone()))
+            .collect(),
         checks: results,
         notices,
         execution_time: started.elapsed(),
@@ -172,20 +232,29 @@ pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
     for check in &lab.checks {
         let started = Instant::now();
         let blocked = check.depends_on.iter().find(|dep| {
-            results.iter().find(|r| &r.id == *dep).is_none_or(|r| r.status != Status::Passed)
+            results
+                .iter()
+                .find(|r| &r.id == *dep)
+                .is_none_or(|r| r.status != Status::Passed)
         });
         let verdict = match blocked {
             Some(dep) => checks::Verdict::skip(format!("skipped: `{dep}` did not pass")),
             None => checks::run(check, ctx),
         };
-        let part_title = lab.part(&check.part).map_or_else(|| check.part.clone(), |p| p.title.clone());
+        let part_title = lab
+            .part(&check.part)
+            .map_or_else(|| check.part.clone(), |p| p.title.clone());
         results.push(CheckResult {
             id: check.id.clone(),
             title: check.title.clone(),
             part: check.part.clone(),
             part_title,
             max_points: check.points,
-            points: if verdict.status == Status::Passed { check.points } else { 0.0 },
+            points: if verdict.status == Status::Passed {
+                check.points
+            } else {
+                0.0
+            },
             status: verdict.status,
             summary: verdict.summary,
             evidence: verdict.evidence,
@@ -195,21 +264,57 @@ pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
     results
 }
 
+/// Takes the machine-wide lock of the lab's users, waiting for another grading run to finish.
+fn lock_users(opts: &Options) -> Result<std::fs::File, GradeError> {
+    let cache_err = |source| GradeError::Cache {
+        path: opts.cache_dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&opts.cache_dir).map_err(cache_err)?;
+    let path = opts.cache_dir.join(".users.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| GradeError::Cache {
+            path: path.clone(),
+            source,
+        })?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
+        GradeError::Cache {
+            path,
+            source: e.into(),
+        }
+    })?;
+    Ok(file)
+}
+
 fn check_submission_dir(path: &Path) -> Result<(), GradeError> {
     let meta = std::fs::metadata(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => GradeError::Missing(path.to_path_buf()),
-        _ => GradeError::Unreadable { path: path.to_path_buf(), source },
+        _ => GradeError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     if !meta.is_dir() {
         return Err(GradeError::NotADirectory(path.to_path_buf()));
     }
-    std::fs::read_dir(path).map_err(|source| GradeError::Unreadable { path: path.to_path_buf(), source })?;
+    std::fs::read_dir(path).map_err(|source| GradeError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(())
 }
 
 /// Every tool the lab names by bare name must be on the students' PATH and, as root, runnable by
 /// the owner user: otherwise the run could only end in confusing failures.
-fn preflight_tools(lab: &Lab, tool_path: &OsString, owner: Option<&Identity>) -> Result<(), GradeError> {
+fn preflight_tools(
+    lab: &Lab,
+    tool_path: &OsString,
+    owner: Option<&Identity>,
+) -> Result<(), GradeError> {
     let mut tools: Vec<&str> = Vec::new();
     if let Some(build) = &lab.build
         && let Some(head) = build.command.first()
@@ -228,26 +333,44 @@ fn preflight_tools(lab: &Lab, tool_path: &OsString, owner: Option<&Identity>) ->
     for tool in tools {
         let resolved = checks::resolve_program(tool, tool_path);
         if !Path::new(&resolved).is_file() {
-            return Err(GradeError::MissingTool { tool: tool.to_string(), problem: "it is not on the PATH given to student code".into(), path: shown_path });
+            return Err(GradeError::MissingTool {
+                tool: tool.to_string(),
+                problem: "it is not on the PATH given to student code".into(),
+                path: shown_path,
+            });
         }
         if let Some(owner) = owner {
             let spec = Spec {
                 program: resolved,
                 args: vec!["--version".into()],
                 cwd: PathBuf::from("/"),
-                env: vec![("PATH".into(), tool_path.clone()), ("HOME".into(), "/nonexistent".into())],
+                env: vec![
+                    ("PATH".into(), tool_path.clone()),
+                    ("HOME".into(), "/nonexistent".into()),
+                ],
                 stdin: Stdin::Null,
                 identity: Some(owner.clone()),
-                limits: Limits { cpu_seconds: 30, address_space: None, file_size: 1 << 20, processes: 64, open_files: 256 },
+                limits: Limits {
+                    cpu_seconds: 30,
+                    address_space: None,
+                    file_size: 1 << 20,
+                    processes: 64,
+                    open_files: 256,
+                },
                 deadline: std::time::Duration::from_secs(30),
                 output_cap: 4096,
                 isolate_network: false,
             };
-            let ok = sandbox::run(spec).map(|o| o.ending == sandbox::Ending::Exited(0)).unwrap_or(false);
+            let ok = sandbox::run(spec)
+                .map(|o| o.ending == sandbox::Ending::Exited(0))
+                .unwrap_or(false);
             if !ok {
                 return Err(GradeError::MissingTool {
                     tool: tool.to_string(),
-                    problem: format!("user {} cannot run it (`{tool} --version` failed as that user)", owner.name),
+                    problem: format!(
+                        "user {} cannot run it (`{tool} --version` failed as that user)",
+                        owner.name
+                    ),
                     path: shown_path,
                 });
             }
@@ -275,7 +398,13 @@ fn fixture_contents(lab: &Lab) -> Result<BTreeMap<String, String>, GradeError> {
     Ok(out)
 }
 
-fn build_setup(lab: &Lab, submission: &Path, opts: &Options, scratch: &Scratch, owners: &Owners) -> Result<BuildSetup, GradeError> {
+fn build_setup(
+    lab: &Lab,
+    submission: &Path,
+    opts: &Options,
+    scratch: &Scratch,
+    owners: &Owners,
+) -> Result<BuildSetup, GradeError> {
     let Some(build) = &lab.build else {
         return Ok(BuildSetup::default());
     };
@@ -287,7 +416,11 @@ fn build_setup(lab: &Lab, submission: &Path, opts: &Options, scratch: &Scratch, 
         move |source| GradeError::Cache { path, source }
     };
     let canonical = std::fs::canonicalize(submission).unwrap_or_else(|_| submission.to_path_buf());
-    let key = format!("{}-{}", lab.name, crate::lab::digest(&canonical.display().to_string()));
+    let key = format!(
+        "{}-{}",
+        lab.name,
+        crate::lab::digest(&canonical.display().to_string())
+    );
     let dir = opts.cache_dir.join(key);
     std::fs::create_dir_all(&opts.cache_dir).map_err(cache_err(&opts.cache_dir))?;
     let mut passthrough: Vec<(OsString, OsString)> = Vec::new();
@@ -310,8 +443,10 @@ fn build_setup(lab: &Lab, submission: &Path, opts: &Options, scratch: &Scratch, 
                 Err(_) => std::fs::create_dir(d).map_err(cache_err(d))?,
             }
         }
-        std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o711)).map_err(cache_err(&opts.cache_dir))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).map_err(cache_err(&dir))?;
+        std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o711))
+            .map_err(cache_err(&opts.cache_dir))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+            .map_err(cache_err(&dir))?;
         let target = dir.join("target");
         match std::fs::symlink_metadata(&target) {
             Ok(m) if m.is_dir() && m.uid() == owner.uid => {}
@@ -332,9 +467,17 @@ fn build_setup(lab: &Lab, submission: &Path, opts: &Options, scratch: &Scratch, 
         {
             passthrough.push(("RUSTUP_HOME".into(), h.join(".rustup").into()));
         }
-        std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| home.map(|h| h.join(".cargo")))
+        std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| home.map(|h| h.join(".cargo")))
     };
-    Ok(BuildSetup { target_dir: Some(dir.join("target")), build_dir: Some(dir.join("build")), vendor: opts.vendor.clone(), cargo_home, passthrough })
+    Ok(BuildSetup {
+        target_dir: Some(dir.join("target")),
+        build_dir: Some(dir.join("build")),
+        vendor: opts.vendor.clone(),
+        cargo_home,
+        passthrough,
+    })
 }
 
 fn create_owned_dir(dir: &Path, owner: &Identity) -> std::io::Result<()> {
@@ -353,7 +496,10 @@ struct Cleanup<'a> {
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
-        for id in [&self.owners.owner, &self.owners.confined].into_iter().flatten() {
+        for id in [&self.owners.owner, &self.owners.confined]
+            .into_iter()
+            .flatten()
+        {
             let _ = sandbox::kill_all_of_user(id.uid);
         }
         if !self.keep {

@@ -1,12 +1,12 @@
 //! The ipc-lab grader: grades a student's submission of a lab described by a data file.
 
+pub mod checks;
+pub mod cli;
+pub mod grade;
 pub mod lab;
 pub mod model;
 pub mod privilege;
 pub mod report;
 pub mod sandbox;
-pub mod submission;
 pub mod scratch;
-pub mod checks;
-pub mod cli;
-pub mod grade;
+pub mod submission;

@@ -81,7 +81,10 @@ impl CheckResult {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunMode {
     /// The grader is root: it set up files as root and ran student code as these unprivileged users.
-    Privileged { owner_user: String, confined_user: String },
+    Privileged {
+        owner_user: String,
+        confined_user: String,
+    },
     /// The grader is an ordinary user: student code ran as that user and root-only checks were skipped.
     Unprivileged { user: String },
 }
@@ -118,7 +121,11 @@ impl Report {
     /// Score as a percentage of the maximum; 0 when the lab has no points at all.
     pub fn percent(&self) -> f64 {
         let max = self.max_score();
-        if max > 0.0 { 100.0 * self.score() / max } else { 0.0 }
+        if max > 0.0 {
+            100.0 * self.score() / max
+        } else {
+            0.0
+        }
     }
 
     /// Points earned and available in one part.

@@ -84,11 +84,13 @@ fn mkdir(path: &Path, mode: u32) -> Result<(), ScratchError> {
 }
 
 fn chmod(path: &Path, mode: u32) -> Result<(), ScratchError> {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io_err("set the mode of", path))
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(io_err("set the mode of", path))
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), ScratchError> {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(io_err("change the owner of", path))
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(io_err("change the owner of", path))
 }
 
 impl Scratch {
@@ -151,14 +153,19 @@ impl Scratch {
             }
         }
         for f in fixtures.iter().rev() {
-            let Some(user) = owners.of(f.owner) else { continue };
+            let Some(user) = owners.of(f.owner) else {
+                continue;
+            };
             let gid = match &f.group {
                 Some(name) => uzers::get_group_by_name(name)
                     .map(|g| g.gid())
                     .ok_or_else(|| ScratchError::Io {
                         what: "find the group for",
                         path: self.run.join(&f.path),
-                        source: io::Error::new(io::ErrorKind::NotFound, format!("no group named `{name}`")),
+                        source: io::Error::new(
+                            io::ErrorKind::NotFound,
+                            format!("no group named `{name}`"),
+                        ),
                     })?,
                 None => user.gid,
             };
@@ -205,11 +212,16 @@ impl Scratch {
 
 /// Best effort: make every directory writable by its owner so removal can proceed.
 fn open_up(dir: &Path) {
-    let Ok(meta) = fs::symlink_metadata(dir) else { return };
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
     if !meta.is_dir() {
         return;
     }
-    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(meta.permissions().mode() | 0o700));
+    let _ = fs::set_permissions(
+        dir,
+        fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
+    );
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             open_up(&e.path());
@@ -234,7 +246,12 @@ fn remove_as(owner: &Identity, dir: &Path) {
     use crate::sandbox::{Limits, Spec, Stdin};
     let spec = Spec {
         program: "rm".into(),
-        args: vec!["-rf".into(), "--one-file-system".into(), "--".into(), dir.into()],
+        args: vec![
+            "-rf".into(),
+            "--one-file-system".into(),
+            "--".into(),
+            dir.into(),
+        ],
         cwd: PathBuf::from("/"),
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
         stdin: Stdin::Null,
@@ -255,7 +272,12 @@ fn remove_as(owner: &Identity, dir: &Path) {
 
 /// Copies what git would commit: the submission's own .gitignore files are honoured (so build
 /// output and caches a student left lying around are not copied), links are copied as links.
-fn copy_tree(from: &Path, to: &Path, _top: bool, budget: &mut (usize, u64)) -> Result<(), ScratchError> {
+fn copy_tree(
+    from: &Path,
+    to: &Path,
+    _top: bool,
+    budget: &mut (usize, u64),
+) -> Result<(), ScratchError> {
     let walker = ignore::WalkBuilder::new(from)
         .hidden(false)
         .parents(false)
@@ -293,12 +315,18 @@ fn copy_tree(from: &Path, to: &Path, _top: bool, budget: &mut (usize, u64)) -> R
             mkdir(&dst, 0o755)?;
             dirs.push((dst, (meta.permissions().mode() & 0o777) | 0o700));
         } else if ft.is_file() {
-            budget.1 = budget.1.checked_sub(meta.len()).ok_or(ScratchError::TooLarge)?;
+            budget.1 = budget
+                .1
+                .checked_sub(meta.len())
+                .ok_or(ScratchError::TooLarge)?;
             fs::copy(src, &dst).map_err(io_err("copy", src))?;
             // The original modification time lets cargo and make see an unchanged file as
             // unchanged, so a regrade does not rebuild.
             if let Ok(modified) = meta.modified() {
-                let _ = fs::File::options().write(true).open(&dst).and_then(|f| f.set_modified(modified));
+                let _ = fs::File::options()
+                    .write(true)
+                    .open(&dst)
+                    .and_then(|f| f.set_modified(modified));
             }
             // Keep the execute bits (scripts), drop setuid/setgid/sticky.
             chmod(&dst, (meta.permissions().mode() & 0o777) | 0o600)?;
@@ -340,7 +368,9 @@ mod tests {
         fs::write(s.join("output.log"), "x").expect("write");
         fs::write(s.join("keep.rs"), "x").expect("write");
         let scratch = Scratch::create(parent.path(), &Owners::default()).expect("scratch");
-        scratch.copy_submission(s, &Owners::default()).expect("copy");
+        scratch
+            .copy_submission(s, &Owners::default())
+            .expect("copy");
         assert!(scratch.build.join("keep.rs").exists());
         assert!(scratch.build.join(".gitignore").exists());
         assert!(!scratch.build.join("big").exists());
@@ -361,11 +391,24 @@ mod tests {
         fs::set_permissions(s.join("run.sh"), fs::Permissions::from_mode(0o4755)).expect("chmod");
         symlink("/etc/passwd", s.join("link")).expect("symlink");
         let scratch = Scratch::create(parent.path(), &Owners::default()).expect("scratch");
-        scratch.copy_submission(s, &Owners::default()).expect("copy");
-        assert_eq!(fs::read_to_string(scratch.build.join("a/b/f.txt")).expect("read"), "x");
-        let mode = fs::metadata(scratch.build.join("run.sh")).expect("meta").permissions().mode();
+        scratch
+            .copy_submission(s, &Owners::default())
+            .expect("copy");
+        assert_eq!(
+            fs::read_to_string(scratch.build.join("a/b/f.txt")).expect("read"),
+            "x"
+        );
+        let mode = fs::metadata(scratch.build.join("run.sh"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o7777, 0o755, "setuid bit dropped, exec kept");
-        assert!(fs::symlink_metadata(scratch.build.join("link")).expect("meta").file_type().is_symlink());
+        assert!(
+            fs::symlink_metadata(scratch.build.join("link"))
+                .expect("meta")
+                .file_type()
+                .is_symlink()
+        );
         assert!(!scratch.build.join(".git").exists());
         assert!(!scratch.build.join("target").exists());
         scratch.remove(&Owners::default()).expect("remove");
@@ -382,11 +425,22 @@ mod tests {
             .iter()
             .filter_map(|f| f.content.clone().map(|c| (f.id.clone(), c)))
             .collect();
-        scratch.lay_out_fixtures(&lab.fixtures, &contents, &Owners::default()).expect("fixtures");
-        let mode = |p: &str| fs::metadata(scratch.run.join(p)).expect("meta").permissions().mode() & 0o777;
+        scratch
+            .lay_out_fixtures(&lab.fixtures, &contents, &Owners::default())
+            .expect("fixtures");
+        let mode = |p: &str| {
+            fs::metadata(scratch.run.join(p))
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777
+        };
         assert_eq!(mode("secret.txt"), 0o600);
         assert_eq!(mode("litterbox"), 0o775);
-        assert_eq!(fs::read_to_string(scratch.run.join("litterbox/treasure.txt")).expect("read"), "Treasure found!");
+        assert_eq!(
+            fs::read_to_string(scratch.run.join("litterbox/treasure.txt")).expect("read"),
+            "Treasure found!"
+        );
         scratch.remove(&Owners::default()).expect("remove");
     }
 }

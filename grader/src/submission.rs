@@ -161,18 +161,30 @@ mod tests {
         symlink("/etc/passwd", root.join("link.txt")).expect("symlink");
         symlink(root.join("box"), root.join("boxlink")).expect("symlink");
         assert_eq!(read_text(root, "box/a.txt"), Ok("A".to_string()));
-        assert_eq!(read(root, "link.txt"), Err(ReadError::Symlink("link.txt".into())));
-        assert_eq!(read(root, "boxlink/a.txt"), Err(ReadError::Symlink("boxlink/a.txt".into())));
+        assert_eq!(
+            read(root, "link.txt"),
+            Err(ReadError::Symlink("link.txt".into()))
+        );
+        assert_eq!(
+            read(root, "boxlink/a.txt"),
+            Err(ReadError::Symlink("boxlink/a.txt".into()))
+        );
         assert_eq!(read(root, "nope"), Err(ReadError::Missing("nope".into())));
         assert_eq!(read(root, "box"), Err(ReadError::NotAFile("box".into())));
-        assert_eq!(read(root, "../etc/passwd"), Err(ReadError::Missing("../etc/passwd".into())));
+        assert_eq!(
+            read(root, "../etc/passwd"),
+            Err(ReadError::Missing("../etc/passwd".into()))
+        );
     }
 
     #[test]
     fn large_files_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join("big"), vec![b'x'; READ_CAP as usize + 1]).expect("write");
-        assert!(matches!(read(dir.path(), "big"), Err(ReadError::TooLarge { .. })));
+        assert!(matches!(
+            read(dir.path(), "big"),
+            Err(ReadError::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -182,7 +194,11 @@ mod tests {
         assert!(gitignore_ignores(root, "/target\n*.log\n", "target/"));
         assert!(gitignore_ignores(root, "/target\n*.log\n", "output.log"));
         assert!(!gitignore_ignores(root, "target/\n", "output.log"));
-        assert!(!gitignore_ignores(root, "target/\n!output.log\n", "output.log"));
+        assert!(!gitignore_ignores(
+            root,
+            "target/\n!output.log\n",
+            "output.log"
+        ));
         assert!(!gitignore_ignores(root, "# target/\n", "target/"));
     }
 
@@ -193,8 +209,19 @@ mod tests {
         assert_eq!(git_tags(root, &["part1".into()]), None);
         fs::create_dir_all(root.join(".git/refs/tags")).expect("mkdir");
         fs::write(root.join(".git/refs/tags/part1"), "abc\n").expect("write");
-        fs::write(root.join(".git/packed-refs"), "# pack-refs\n0123 refs/tags/part2\n").expect("write");
+        fs::write(
+            root.join(".git/packed-refs"),
+            "# pack-refs\n0123 refs/tags/part2\n",
+        )
+        .expect("write");
         let tags = git_tags(root, &["part1".into(), "part2".into(), "part3".into()]).expect("repo");
-        assert_eq!(tags, vec![("part1".into(), true), ("part2".into(), true), ("part3".into(), false)]);
+        assert_eq!(
+            tags,
+            vec![
+                ("part1".into(), true),
+                ("part2".into(), true),
+                ("part3".into(), false)
+            ]
+        );
     }
 }

@@ -45,7 +45,10 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
             "--config".to_string(),
             "source.crates-io.replace-with=\"ipc-lab-offline\"".to_string(),
             "--config".to_string(),
-            format!("source.ipc-lab-offline.directory={:?}", vendor.display().to_string()),
+            format!(
+                "source.ipc-lab-offline.directory={:?}",
+                vendor.display().to_string()
+            ),
         ];
         command.splice(1..1, extra);
     }
@@ -58,16 +61,37 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
             Ok(o) => {
                 let log = error_excerpt(&lossy(&o.output.stderr), &lossy(&o.output.stdout));
                 return Verdict::fail(
-                    format!("`cargo fetch` failed: it {}", super::compare::describe_ending(o.ending)),
-                    Evidence { input: Some("cargo fetch".into()), hint: check.hint.clone(), log: Some(log), ..Evidence::default() },
+                    format!(
+                        "`cargo fetch` failed: it {}",
+                        super::compare::describe_ending(o.ending)
+                    ),
+                    Evidence {
+                        input: Some("cargo fetch".into()),
+                        hint: check.hint.clone(),
+                        log: Some(log),
+                        ..Evidence::default()
+                    },
                 );
             }
-            Err(e) => return Verdict::fail(format!("`cargo fetch` could not start: {e}"), Evidence::default()),
+            Err(e) => {
+                return Verdict::fail(
+                    format!("`cargo fetch` could not start: {e}"),
+                    Evidence::default(),
+                );
+            }
         }
     }
     let outcome = match run_build_command(ctx, &command, build.cargo, check.timeout, false) {
         Ok(o) => o,
-        Err(e) => return Verdict::fail(format!("the build could not start: {e}"), Evidence { hint: check.hint.clone(), ..Evidence::default() }),
+        Err(e) => {
+            return Verdict::fail(
+                format!("the build could not start: {e}"),
+                Evidence {
+                    hint: check.hint.clone(),
+                    ..Evidence::default()
+                },
+            );
+        }
     };
     let stderr = lossy(&outcome.output.stderr);
     let stdout = lossy(&outcome.output.stdout);
@@ -80,10 +104,24 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
                 .map(|krate| offline_crate_hint(&krate, ctx.build.vendor.as_deref()))
                 .or_else(|| check.hint.clone());
             let summary = match ending {
-                Ending::TimedOut => format!("`{shown_command}` did not finish within {} s", check.timeout.as_secs()),
-                other => format!("`{shown_command}` failed: it {}", super::compare::describe_ending(other)),
+                Ending::TimedOut => format!(
+                    "`{shown_command}` did not finish within {} s",
+                    check.timeout.as_secs()
+                ),
+                other => format!(
+                    "`{shown_command}` failed: it {}",
+                    super::compare::describe_ending(other)
+                ),
             };
-            return Verdict::fail(summary, Evidence { input: Some(shown_command), hint, log: Some(log), ..Evidence::default() });
+            return Verdict::fail(
+                summary,
+                Evidence {
+                    input: Some(shown_command),
+                    hint,
+                    log: Some(log),
+                    ..Evidence::default()
+                },
+            );
         }
     }
     // A build that succeeds but produces no program the lab runs is still a failed build.
@@ -97,7 +135,10 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|m| display_path(ctx, m)).collect();
         return Verdict::fail(
-            format!("the build succeeded but did not produce {}", names.join(", ")),
+            format!(
+                "the build succeeded but did not produce {}",
+                names.join(", ")
+            ),
             Evidence {
                 input: Some(shown_command),
                 expected: Some(names.join("\n")),
@@ -120,7 +161,11 @@ pub fn run_build_command(
     deadline: std::time::Duration,
     network: bool,
 ) -> Result<sandbox::Outcome, sandbox::SandboxError> {
-    let (head, args) = command.split_first().map_or((String::new(), Vec::new()), |(h, a)| (h.clone(), a.to_vec()));
+    let (head, args) = command
+        .split_first()
+        .map_or((String::new(), Vec::new()), |(h, a)| {
+            (h.clone(), a.to_vec())
+        });
     let identity = ctx.identity(Role::Owner).cloned();
     let mut env: Vec<(OsString, OsString)> = vec![
         ("PATH".into(), ctx.tool_path.clone()),
@@ -172,7 +217,9 @@ fn display_path(ctx: &Context<'_>, path: &str) -> String {
 /// without one, the end of the output.
 pub fn error_excerpt(stderr: &str, stdout: &str) -> String {
     let all: Vec<&str> = stderr.lines().chain(stdout.lines()).collect();
-    let start = all.iter().position(|l| l.to_ascii_lowercase().contains("error"));
+    let start = all
+        .iter()
+        .position(|l| l.to_ascii_lowercase().contains("error"));
     let lines: Vec<&str> = match start {
         Some(i) => all[i..].iter().take(LOG_LINES).copied().collect(),
         None => all[all.len().saturating_sub(LOG_LINES)..].to_vec(),
@@ -191,7 +238,9 @@ pub fn missing_crate(stderr: &str) -> Option<String> {
 fn offline_crate_hint(krate: &str, vendor: Option<&Path>) -> String {
     let provided = vendor.map(vendored_crates).unwrap_or_default();
     if provided.is_empty() {
-        format!("Cargo could not find the crate `{krate}`. Grading builds offline: remove the dependency, or use a crate the lab's starter already depends on.")
+        format!(
+            "Cargo could not find the crate `{krate}`. Grading builds offline: remove the dependency, or use a crate the lab's starter already depends on."
+        )
     } else {
         format!(
             "The crate `{krate}` is not in the grading image's offline crate set, so it cannot be used in this lab. Remove it from Cargo.toml. The image provides: {}.",
@@ -207,7 +256,9 @@ pub fn vendored_crates(vendor: &Path) -> Vec<String> {
             rd.flatten()
                 .filter_map(|e| e.file_name().into_string().ok())
                 .map(|n| match n.rfind('-') {
-                    Some(i) if n[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => n[..i].to_string(),
+                    Some(i) if n[i + 1..].starts_with(|c: char| c.is_ascii_digit()) => {
+                        n[..i].to_string()
+                    }
                     _ => n,
                 })
                 .collect()
@@ -240,9 +291,24 @@ mod tests {
     #[test]
     fn vendored_names_drop_versions() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for n in ["clap-4.6.7", "clap_derive-4.6.7", "nix-0.31.3", "signal-hook-0.4.6", "signal-hook-registry-1.4.2"] {
+        for n in [
+            "clap-4.6.7",
+            "clap_derive-4.6.7",
+            "nix-0.31.3",
+            "signal-hook-0.4.6",
+            "signal-hook-registry-1.4.2",
+        ] {
             std::fs::create_dir(dir.path().join(n)).expect("mkdir");
         }
-        assert_eq!(vendored_crates(dir.path()), vec!["clap", "clap_derive", "nix", "signal-hook", "signal-hook-registry"]);
+        assert_eq!(
+            vendored_crates(dir.path()),
+            vec![
+                "clap",
+                "clap_derive",
+                "nix",
+                "signal-hook",
+                "signal-hook-registry"
+            ]
+        );
     }
 }

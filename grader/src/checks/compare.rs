@@ -32,19 +32,33 @@ pub fn lossy(bytes: &[u8]) -> String {
 }
 
 /// The first hint rule whose every condition holds, else None.
-pub fn pick_hint<'a>(rules: &'a [HintRule], output: &Output, ending: Option<Ending>) -> Option<&'a str> {
+pub fn pick_hint<'a>(
+    rules: &'a [HintRule],
+    output: &Output,
+    ending: Option<Ending>,
+) -> Option<&'a str> {
     let stdout = lossy(&output.stdout);
     let stderr = lossy(&output.stderr);
     rules
         .iter()
         .find(|r| {
-            r.stdout_empty.is_none_or(|want| stdout.trim().is_empty() == want)
-                && r.stderr_empty.is_none_or(|want| stderr.trim().is_empty() == want)
-                && r.stdout_contains.as_ref().is_none_or(|t| stdout.contains(t.as_str()))
-                && r.stdout_starts_with.as_ref().is_none_or(|t| stdout.starts_with(t.as_str()))
-                && r.stderr_contains.as_ref().is_none_or(|t| stderr.contains(t.as_str()))
-                && r.exit_code.is_none_or(|code| ending == Some(Ending::Exited(code)))
-                && r.timed_out.is_none_or(|want| (ending == Some(Ending::TimedOut)) == want)
+            r.stdout_empty
+                .is_none_or(|want| stdout.trim().is_empty() == want)
+                && r.stderr_empty
+                    .is_none_or(|want| stderr.trim().is_empty() == want)
+                && r.stdout_contains
+                    .as_ref()
+                    .is_none_or(|t| stdout.contains(t.as_str()))
+                && r.stdout_starts_with
+                    .as_ref()
+                    .is_none_or(|t| stdout.starts_with(t.as_str()))
+                && r.stderr_contains
+                    .as_ref()
+                    .is_none_or(|t| stderr.contains(t.as_str()))
+                && r.exit_code
+                    .is_none_or(|code| ending == Some(Ending::Exited(code)))
+                && r.timed_out
+                    .is_none_or(|want| (ending == Some(Ending::TimedOut)) == want)
         })
         .map(|r| r.hint.as_str())
 }
@@ -68,17 +82,33 @@ mod tests {
         assert_eq!(normalise("a  \nb\t\n\n\n"), "a\nb");
         assert_eq!(normalise("  a"), "  a");
         assert_ne!(normalise("Treasure  found!"), normalise("Treasure found!"));
-        assert!(has_line("Listener PID: 5\r\nSIGINT received! \n", "SIGINT received!"));
+        assert!(has_line(
+            "Listener PID: 5\r\nSIGINT received! \n",
+            "SIGINT received!"
+        ));
         assert!(!has_line("sigint received!\n", "SIGINT received!"));
     }
 
     #[test]
     fn first_matching_hint_wins() {
         let rules = vec![
-            HintRule { hint: "stderr".into(), stdout_empty: Some(true), stderr_empty: Some(false), ..Default::default() },
-            HintRule { hint: "meow".into(), stdout_starts_with: Some("MEOW".into()), ..Default::default() },
+            HintRule {
+                hint: "stderr".into(),
+                stdout_empty: Some(true),
+                stderr_empty: Some(false),
+                ..Default::default()
+            },
+            HintRule {
+                hint: "meow".into(),
+                stdout_starts_with: Some("MEOW".into()),
+                ..Default::default()
+            },
         ];
-        let out = |o: &str, e: &str| Output { stdout: o.into(), stderr: e.into(), ..Default::default() };
+        let out = |o: &str, e: &str| Output {
+            stdout: o.into(),
+            stderr: e.into(),
+            ..Default::default()
+        };
         assert_eq!(pick_hint(&rules, &out("", "boom"), None), Some("stderr"));
         assert_eq!(pick_hint(&rules, &out("MEOW x", ""), None), Some("meow"));
         assert_eq!(pick_hint(&rules, &out("other", ""), None), None);

@@ -17,24 +17,38 @@ pub fn contents(ctx: &Context<'_>, path: &str, expect: &str, check: &Check) -> V
             Evidence {
                 expected: Some(expect.to_string()),
                 actual: Some(text.clone()),
-                hint: Some(
-                    if normalise(&text) == normalise(expect) {
-                        format!("Only the whitespace differs: {path} must hold exactly the text, with at most one newline at the end.")
-                    } else {
-                        check.hint.clone().unwrap_or_default()
-                    },
-                ),
+                hint: Some(if normalise(&text) == normalise(expect) {
+                    format!(
+                        "Only the whitespace differs: {path} must hold exactly the text, with at most one newline at the end."
+                    )
+                } else {
+                    check.hint.clone().unwrap_or_default()
+                }),
                 ..Evidence::default()
             },
         ),
-        Err(e) => Verdict::fail(e.to_string(), Evidence { hint: check.hint.clone(), ..Evidence::default() }),
+        Err(e) => Verdict::fail(
+            e.to_string(),
+            Evidence {
+                hint: check.hint.clone(),
+                ..Evidence::default()
+            },
+        ),
     }
 }
 
 pub fn ignores(ctx: &Context<'_>, paths: &[String], check: &Check) -> Verdict {
     let text = match submission::read_text(ctx.submission, ".gitignore") {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e.to_string(), Evidence { hint: check.hint.clone(), ..Evidence::default() }),
+        Err(e) => {
+            return Verdict::fail(
+                e.to_string(),
+                Evidence {
+                    hint: check.hint.clone(),
+                    ..Evidence::default()
+                },
+            );
+        }
     };
     let missing: Vec<&str> = paths
         .iter()
@@ -59,7 +73,15 @@ pub fn ignores(ctx: &Context<'_>, paths: &[String], check: &Check) -> Verdict {
 pub fn mentions(ctx: &Context<'_>, path: &str, any_of: &[String], check: &Check) -> Verdict {
     let text = match submission::read_text(ctx.submission, path) {
         Ok(t) => t,
-        Err(e) => return Verdict::fail(e.to_string(), Evidence { hint: check.hint.clone(), ..Evidence::default() }),
+        Err(e) => {
+            return Verdict::fail(
+                e.to_string(),
+                Evidence {
+                    hint: check.hint.clone(),
+                    ..Evidence::default()
+                },
+            );
+        }
     };
     let found = text
         .lines()
@@ -93,7 +115,11 @@ pub fn exist(ctx: &Context<'_>, paths: &[String], check: &Check) -> Verdict {
     } else {
         Verdict::fail(
             format!("missing: {}", missing.join(", ")),
-            Evidence { expected: Some(paths.join("\n")), hint: check.hint.clone(), ..Evidence::default() },
+            Evidence {
+                expected: Some(paths.join("\n")),
+                hint: check.hint.clone(),
+                ..Evidence::default()
+            },
         )
     }
 }
@@ -102,13 +128,20 @@ pub fn tags(ctx: &Context<'_>, tags: &[String], check: &Check) -> Verdict {
     match submission::git_tags(ctx.submission, tags) {
         None => Verdict::skip("no .git directory in the submission, so tags were not looked at"),
         Some(found) => {
-            let missing: Vec<&str> = found.iter().filter(|(_, ok)| !ok).map(|(t, _)| t.as_str()).collect();
+            let missing: Vec<&str> = found
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(t, _)| t.as_str())
+                .collect();
             if missing.is_empty() {
                 Verdict::pass(format!("tags present: {}", tags.join(", ")))
             } else {
                 Verdict::fail(
                     format!("tags missing: {}", missing.join(", ")),
-                    Evidence { hint: check.hint.clone(), ..Evidence::default() },
+                    Evidence {
+                        hint: check.hint.clone(),
+                        ..Evidence::default()
+                    },
                 )
             }
         }

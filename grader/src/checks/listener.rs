@@ -17,7 +17,15 @@ use super::{Context, Verdict, hint_for};
 
 fn start(ctx: &Context<'_>, program: &str, check: &Check) -> Result<Running, Verdict> {
     let spec = ctx.program_spec(program, Role::Owner, Stdin::Null, check.timeout);
-    Running::spawn(spec).map_err(|e| Verdict::fail(e.to_string(), Evidence { hint: check.hint.clone(), ..Evidence::default() }))
+    Running::spawn(spec).map_err(|e| {
+        Verdict::fail(
+            e.to_string(),
+            Evidence {
+                hint: check.hint.clone(),
+                ..Evidence::default()
+            },
+        )
+    })
 }
 
 fn output_text(outcome_out: &crate::sandbox::Output) -> String {
@@ -29,7 +37,12 @@ fn output_text(outcome_out: &crate::sandbox::Output) -> String {
 }
 
 /// Fails with what was seen when the program ended before it caught its signals.
-fn ended_early(ending: Ending, out: &crate::sandbox::Output, check: &Check, waited_for: &[Signal]) -> Verdict {
+fn ended_early(
+    ending: Ending,
+    out: &crate::sandbox::Output,
+    check: &Check,
+    waited_for: &[Signal],
+) -> Verdict {
     Verdict::fail(
         format!("it {} before it caught {}", describe_ending(ending), names(waited_for)),
         Evidence {
@@ -45,7 +58,11 @@ fn ended_early(ending: Ending, out: &crate::sandbox::Output, check: &Check, wait
 }
 
 fn names(signals: &[Signal]) -> String {
-    signals.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
+    signals
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 impl Verdict {
@@ -59,7 +76,10 @@ impl Verdict {
 
 fn not_caught_hint(signal: Signal, ignored: bool, ready_timeout: Duration) -> String {
     if ignored {
-        format!("{} is ignored (SIG_IGN), not handled: install a handler that prints the line and exits.", signal.as_str())
+        format!(
+            "{} is ignored (SIG_IGN), not handled: install a handler that prints the line and exits.",
+            signal.as_str()
+        )
     } else {
         format!(
             "{} is never caught: {:.1} s after start the kernel still shows no handler for it (/proc/<pid>/status, SigCgt). Install a handler for {} before you wait.",
@@ -71,7 +91,13 @@ fn not_caught_hint(signal: Signal, ignored: bool, ready_timeout: Duration) -> St
 }
 
 /// `Listener PID: <pid>` with the pid of the process itself.
-pub fn pid(ctx: &Context<'_>, check: &Check, program: &str, signal: Signal, expect_line: &str) -> Verdict {
+pub fn pid(
+    ctx: &Context<'_>,
+    check: &Check,
+    program: &str,
+    signal: Signal,
+    expect_line: &str,
+) -> Verdict {
     let mut running = match start(ctx, program, check) {
         Ok(r) => r,
         Err(v) => return v,
@@ -83,10 +109,14 @@ pub fn pid(ctx: &Context<'_>, check: &Check, program: &str, signal: Signal, expe
         // Not every handler is there (other checks say which); end it with one that is, so a
         // block-buffered C listener still flushes its output.
         Readiness::NotReady { caught, .. } => caught.first().copied(),
-        Readiness::Ended(ending) => return ended_early(ending, &running.finish().output, check, &both),
+        Readiness::Ended(ending) => {
+            return ended_early(ending, &running.finish().output, check, &both);
+        }
     };
     let outcome = match ending_signal {
-        Some(sig) if running.signal(sig).is_ok() => running.finish_within(ctx.lab.defaults.exit_timeout),
+        Some(sig) if running.signal(sig).is_ok() => {
+            running.finish_within(ctx.lab.defaults.exit_timeout)
+        }
         _ => running.finish_within(Duration::ZERO),
     };
     let mut values = BTreeMap::new();
@@ -108,7 +138,12 @@ pub fn pid(ctx: &Context<'_>, check: &Check, program: &str, signal: Signal, expe
     };
     Verdict::fail(
         format!("no line `{want}` in stdout (its PID was {pid})"),
-        Evidence { expected: Some(want), actual: Some(output_text(&outcome.output)), hint, ..Evidence::default() },
+        Evidence {
+            expected: Some(want),
+            actual: Some(output_text(&outcome.output)),
+            hint,
+            ..Evidence::default()
+        },
     )
 }
 
@@ -125,10 +160,15 @@ pub fn signal(
         Ok(r) => r,
         Err(v) => return v,
     };
-    let input = Some(format!("kill -s {} <pid>, once the handler is installed", signal.as_str().trim_start_matches("SIG")));
+    let input = Some(format!(
+        "kill -s {} <pid>, once the handler is installed",
+        signal.as_str().trim_start_matches("SIG")
+    ));
     match running.wait_for_caught(&[signal], ctx.lab.defaults.ready_timeout) {
         Readiness::Ready { .. } => {}
-        Readiness::Ended(ending) => return ended_early(ending, &running.finish().output, check, &[signal]),
+        Readiness::Ended(ending) => {
+            return ended_early(ending, &running.finish().output, check, &[signal]);
+        }
         Readiness::NotReady { ignored, .. } => {
             let out = running.finish_within(Duration::ZERO).output;
             return Verdict::fail(
@@ -136,17 +176,32 @@ pub fn signal(
                 Evidence {
                     input,
                     actual: Some(output_text(&out)),
-                    hint: Some(not_caught_hint(signal, ignored.contains(&signal), ctx.lab.defaults.ready_timeout)),
+                    hint: Some(not_caught_hint(
+                        signal,
+                        ignored.contains(&signal),
+                        ctx.lab.defaults.ready_timeout,
+                    )),
                     ..Evidence::default()
                 },
             );
         }
     }
     if let Err(e) = running.signal(signal) {
-        return Verdict::fail(format!("could not send {}: {e}", signal.as_str()), Evidence::default());
+        return Verdict::fail(
+            format!("could not send {}: {e}", signal.as_str()),
+            Evidence::default(),
+        );
     }
     let outcome = running.finish_within(ctx.lab.defaults.exit_timeout);
-    judge_signal_outcome(ctx, check, signal, expect_line, expect_exit, &outcome, input)
+    judge_signal_outcome(
+        ctx,
+        check,
+        signal,
+        expect_line,
+        expect_exit,
+        &outcome,
+        input,
+    )
 }
 
 fn judge_signal_outcome(
@@ -168,7 +223,11 @@ fn judge_signal_outcome(
     };
     if outcome.ending == Ending::TimedOut {
         return Verdict::fail(
-            format!("still running {:.1} s after {}", ctx.lab.defaults.exit_timeout.as_secs_f64(), signal.as_str()),
+            format!(
+                "still running {:.1} s after {}",
+                ctx.lab.defaults.exit_timeout.as_secs_f64(),
+                signal.as_str()
+            ),
             evidence(
                 expect_line.map_or_else(|| "the program exits".to_string(), str::to_string),
                 output_text(&outcome.output),
@@ -185,12 +244,19 @@ fn judge_signal_outcome(
         let hint = if has_line(&lossy(&outcome.output.stderr), line) {
             Some("The line went to stderr: print it on stdout.".to_string())
         } else if let Ending::Signaled(s) = outcome.ending {
-            Some(format!("It was killed by {} before printing: the handler must print the line and let the program exit normally.", s.as_str()))
+            Some(format!(
+                "It was killed by {} before printing: the handler must print the line and let the program exit normally.",
+                s.as_str()
+            ))
         } else {
             hint_for(check, &outcome.output, Some(outcome.ending))
         };
         return Verdict::fail(
-            format!("after {} no line `{line}` in stdout; it {}", signal.as_str(), describe_ending(outcome.ending)),
+            format!(
+                "after {} no line `{line}` in stdout; it {}",
+                signal.as_str(),
+                describe_ending(outcome.ending)
+            ),
             evidence(line.to_string(), output_text(&outcome.output), hint),
         );
     }
@@ -198,7 +264,11 @@ fn judge_signal_outcome(
         && outcome.ending != Ending::Exited(code)
     {
         return Verdict::fail(
-            format!("after {} it {}, expected exit status {code}", signal.as_str(), describe_ending(outcome.ending)),
+            format!(
+                "after {} it {}, expected exit status {code}",
+                signal.as_str(),
+                describe_ending(outcome.ending)
+            ),
             evidence(
                 format!("exit status {code}"),
                 describe_ending(outcome.ending),
@@ -217,13 +287,20 @@ fn judge_signal_outcome(
 }
 
 /// Once ready, the program must sleep in the kernel, not spin.
-pub fn idle(ctx: &Context<'_>, check: &Check, program: &str, window: Duration, max_share: f64) -> Verdict {
+pub fn idle(
+    ctx: &Context<'_>,
+    check: &Check,
+    program: &str,
+    window: Duration,
+    max_share: f64,
+) -> Verdict {
     let mut running = match start(ctx, program, check) {
         Ok(r) => r,
         Err(v) => return v,
     };
     let both = [Signal::SIGINT, Signal::SIGUSR1];
-    if let Readiness::Ended(ending) = running.wait_for_caught(&both, ctx.lab.defaults.ready_timeout) {
+    if let Readiness::Ended(ending) = running.wait_for_caught(&both, ctx.lab.defaults.ready_timeout)
+    {
         return ended_early(ending, &running.finish().output, check, &both);
     }
     let Some(before) = running.cpu_time() else {
@@ -233,20 +310,34 @@ pub fn idle(ctx: &Context<'_>, check: &Check, program: &str, window: Duration, m
     if let Some(ending) = running.watch(window) {
         let out = running.finish().output;
         return Verdict::fail(
-            format!("it {} while it should have been waiting for a signal", describe_ending(ending)),
-            Evidence { actual: Some(output_text(&out)), hint: check.hint.clone(), ..Evidence::default() },
+            format!(
+                "it {} while it should have been waiting for a signal",
+                describe_ending(ending)
+            ),
+            Evidence {
+                actual: Some(output_text(&out)),
+                hint: check.hint.clone(),
+                ..Evidence::default()
+            },
         );
     }
     let elapsed = started.elapsed();
     let after = running.cpu_time().unwrap_or(before);
     drop(running);
     let share = (after.saturating_sub(before)).as_secs_f64() / elapsed.as_secs_f64().max(1e-3);
-    let measured = format!("{:.0}% of one CPU over {} ms", share * 100.0, elapsed.as_millis());
+    let measured = format!(
+        "{:.0}% of one CPU over {} ms",
+        share * 100.0,
+        elapsed.as_millis()
+    );
     if share <= max_share {
         Verdict::pass(format!("used {measured} while waiting"))
     } else {
         Verdict::fail(
-            format!("used {measured} while waiting (at most {:.0}% allowed)", max_share * 100.0),
+            format!(
+                "used {measured} while waiting (at most {:.0}% allowed)",
+                max_share * 100.0
+            ),
             Evidence {
                 expected: Some(format!("at most {:.0}% of one CPU", max_share * 100.0)),
                 actual: Some(measured),

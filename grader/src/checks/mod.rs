@@ -30,15 +30,27 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn pass(summary: impl Into<String>) -> Verdict {
-        Verdict { status: Status::Passed, summary: summary.into(), evidence: Evidence::default() }
+        Verdict {
+            status: Status::Passed,
+            summary: summary.into(),
+            evidence: Evidence::default(),
+        }
     }
 
     pub fn fail(summary: impl Into<String>, evidence: Evidence) -> Verdict {
-        Verdict { status: Status::Failed, summary: summary.into(), evidence }
+        Verdict {
+            status: Status::Failed,
+            summary: summary.into(),
+            evidence,
+        }
     }
 
     pub fn skip(summary: impl Into<String>) -> Verdict {
-        Verdict { status: Status::Skipped, summary: summary.into(), evidence: Evidence::default() }
+        Verdict {
+            status: Status::Skipped,
+            summary: summary.into(),
+            evidence: Evidence::default(),
+        }
     }
 }
 
@@ -64,7 +76,11 @@ impl Context<'_> {
         self.lab
             .programs
             .get(name)
-            .map(|cmd| cmd.iter().map(|a| crate::lab::expand(a, &self.values)).collect())
+            .map(|cmd| {
+                cmd.iter()
+                    .map(|a| crate::lab::expand(a, &self.values))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -73,9 +89,19 @@ impl Context<'_> {
     }
 
     /// A spec for running a lab program in the run directory, as `role`.
-    pub fn program_spec(&self, program: &str, role: Role, stdin: Stdin, deadline: Duration) -> Spec {
+    pub fn program_spec(
+        &self,
+        program: &str,
+        role: Role,
+        stdin: Stdin,
+        deadline: Duration,
+    ) -> Spec {
         let command = self.program_command(program);
-        let (head, args) = command.split_first().map_or((String::new(), Vec::new()), |(h, a)| (h.clone(), a.to_vec()));
+        let (head, args) = command
+            .split_first()
+            .map_or((String::new(), Vec::new()), |(h, a)| {
+                (h.clone(), a.to_vec())
+            });
         let identity = self.identity(role).cloned();
         let home: PathBuf = match role {
             Role::Owner => self.scratch.home.clone(),
@@ -135,30 +161,57 @@ pub fn run(check: &Check, ctx: &Context<'_>) -> Verdict {
         CheckKind::FilesExist { paths } => files::exist(ctx, paths, check),
         CheckKind::GitTags { tags } => files::tags(ctx, tags, check),
         CheckKind::Build => build::run(ctx, check),
-        CheckKind::ListenerPid { program, signal, expect_line } => {
-            listener::pid(ctx, check, program, *signal, expect_line)
-        }
-        CheckKind::Signal { program, signal, expect_line, expect_exit } => {
-            listener::signal(ctx, check, program, *signal, expect_line.as_deref(), *expect_exit)
-        }
-        CheckKind::Idle { program, window, max_cpu_share } => {
-            listener::idle(ctx, check, program, *window, *max_cpu_share)
-        }
-        CheckKind::Pipe { program, stdin, run_as, expect_stdout, expect_stdout_starts_with, forbid } => {
-            pipe::run(ctx, check, pipe::PipeCheck {
+        CheckKind::ListenerPid {
+            program,
+            signal,
+            expect_line,
+        } => listener::pid(ctx, check, program, *signal, expect_line),
+        CheckKind::Signal {
+            program,
+            signal,
+            expect_line,
+            expect_exit,
+        } => listener::signal(
+            ctx,
+            check,
+            program,
+            *signal,
+            expect_line.as_deref(),
+            *expect_exit,
+        ),
+        CheckKind::Idle {
+            program,
+            window,
+            max_cpu_share,
+        } => listener::idle(ctx, check, program, *window, *max_cpu_share),
+        CheckKind::Pipe {
+            program,
+            stdin,
+            run_as,
+            expect_stdout,
+            expect_stdout_starts_with,
+            forbid,
+        } => pipe::run(
+            ctx,
+            check,
+            pipe::PipeCheck {
                 program,
                 stdin,
                 run_as: *run_as,
                 expect_stdout: expect_stdout.as_deref(),
                 expect_starts_with: expect_stdout_starts_with.as_deref(),
                 forbid,
-            })
-        }
+            },
+        ),
     }
 }
 
 /// The hint for a failure: the first matching conditional hint, else the check's own.
-fn hint_for(check: &Check, output: &crate::sandbox::Output, ending: Option<crate::sandbox::Ending>) -> Option<String> {
+fn hint_for(
+    check: &Check,
+    output: &crate::sandbox::Output,
+    ending: Option<crate::sandbox::Ending>,
+) -> Option<String> {
     compare::pick_hint(&check.hints, output, ending)
         .map(str::to_string)
         .or_else(|| check.hint.clone())

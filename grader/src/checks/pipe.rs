@@ -26,10 +26,23 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
         );
     }
     let stdin = crate::lab::expand(p.stdin, &ctx.values);
-    let spec = ctx.program_spec(p.program, p.run_as, Stdin::Bytes(stdin.clone().into_bytes()), check.timeout);
+    let spec = ctx.program_spec(
+        p.program,
+        p.run_as,
+        Stdin::Bytes(stdin.clone().into_bytes()),
+        check.timeout,
+    );
     let outcome = match sandbox::run(spec) {
         Ok(o) => o,
-        Err(e) => return Verdict::fail(e.to_string(), Evidence { hint: check.hint.clone(), ..Evidence::default() }),
+        Err(e) => {
+            return Verdict::fail(
+                e.to_string(),
+                Evidence {
+                    hint: check.hint.clone(),
+                    ..Evidence::default()
+                },
+            );
+        }
     };
     let who = match (p.run_as, ctx.identity(p.run_as)) {
         (Role::Confined, Some(id)) => format!(" (as {})", id.name),
@@ -45,15 +58,39 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
     if !stderr.trim().is_empty() {
         actual.push_str(&format!("\n[stderr]\n{stderr}"));
     }
-    let input = Some(format!("echo {:?} | {}{who}", stdin.trim_end_matches('\n'), p.program));
+    let input = Some(format!(
+        "echo {:?} | {}{who}",
+        stdin.trim_end_matches('\n'),
+        p.program
+    ));
     let fail = |summary: String, expected: Option<String>, hint: Option<String>| {
-        Verdict::fail(summary, Evidence { input: input.clone(), expected, actual: Some(actual.clone()), hint, ..Evidence::default() })
+        Verdict::fail(
+            summary,
+            Evidence {
+                input: input.clone(),
+                expected,
+                actual: Some(actual.clone()),
+                hint,
+                ..Evidence::default()
+            },
+        )
     };
 
     // The secret check comes first: leaking it fails the check whatever else happened.
-    let forbidden: Vec<String> = p.forbid.iter().map(|f| crate::lab::expand(f, &ctx.values)).collect();
-    if let Some(leak) = forbidden.iter().find(|f| stdout.contains(f.as_str()) || stderr.contains(f.as_str())) {
-        let stream = if stdout.contains(leak.as_str()) { "stdout" } else { "stderr" };
+    let forbidden: Vec<String> = p
+        .forbid
+        .iter()
+        .map(|f| crate::lab::expand(f, &ctx.values))
+        .collect();
+    if let Some(leak) = forbidden
+        .iter()
+        .find(|f| stdout.contains(f.as_str()) || stderr.contains(f.as_str()))
+    {
+        let stream = if stdout.contains(leak.as_str()) {
+            "stdout"
+        } else {
+            "stderr"
+        };
         return fail(
             format!("the forbidden text appeared in {stream}{who}"),
             Some(format!("no trace of: {leak}")),
@@ -72,7 +109,10 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
             return fail(
                 format!("it crashed{who}: killed by {}", sig.as_str()),
                 None,
-                Some("A crash is never a MEOW: catch the error and print a MEOW line instead.".to_string()),
+                Some(
+                    "A crash is never a MEOW: catch the error and print a MEOW line instead."
+                        .to_string(),
+                ),
             );
         }
         Ending::Exited(_) => {}
@@ -81,7 +121,10 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
         let want = crate::lab::expand(want, &ctx.values);
         if normalise(&stdout) != normalise(&want) {
             return fail(
-                format!("stdout is not the expected text{who}; it {}", describe_ending(outcome.ending)),
+                format!(
+                    "stdout is not the expected text{who}; it {}",
+                    describe_ending(outcome.ending)
+                ),
                 Some(want),
                 hint_for(check, &outcome.output, Some(outcome.ending)),
             );

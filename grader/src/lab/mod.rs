@@ -104,22 +104,47 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CheckKind {
     /// A file of the submission holds exactly this text (one trailing newline allowed).
-    FileContents { path: String, expect: String },
+    FileContents {
+        path: String,
+        expect: String,
+    },
     /// The submission's .gitignore ignores each path (a trailing `/` means a directory).
-    Ignores { paths: Vec<String> },
+    Ignores {
+        paths: Vec<String>,
+    },
     /// A file exists and one of its non-comment lines mentions one of the texts.
-    FileMentions { path: String, any_of: Vec<String> },
-    FilesExist { paths: Vec<String> },
+    FileMentions {
+        path: String,
+        any_of: Vec<String>,
+    },
+    FilesExist {
+        paths: Vec<String>,
+    },
     /// Informational: which of these tags the submission's git repository has.
-    GitTags { tags: Vec<String> },
+    GitTags {
+        tags: Vec<String>,
+    },
     /// The build command succeeds.
     Build,
     /// The program prints `expect_line` with `{pid}` = its own pid, then is ended by `signal`.
-    ListenerPid { program: String, signal: Signal, expect_line: String },
+    ListenerPid {
+        program: String,
+        signal: Signal,
+        expect_line: String,
+    },
     /// Once the program catches its signals, send `signal`; check the line and/or the exit status.
-    Signal { program: String, signal: Signal, expect_line: Option<String>, expect_exit: Option<i32> },
+    Signal {
+        program: String,
+        signal: Signal,
+        expect_line: Option<String>,
+        expect_exit: Option<i32>,
+    },
     /// Once ready, the program uses at most `max_cpu_share` of a CPU over `window`.
-    Idle { program: String, window: Duration, max_cpu_share: f64 },
+    Idle {
+        program: String,
+        window: Duration,
+        max_cpu_share: f64,
+    },
     /// Feed stdin, check stdout (exact or prefix) and that forbidden texts appear in no output.
     Pipe {
         program: String,
@@ -160,7 +185,13 @@ impl CheckKind {
 
     /// Checks that need root to mean anything (running as the confined user).
     pub fn needs_root(&self) -> bool {
-        matches!(self, CheckKind::Pipe { run_as: Role::Confined, .. })
+        matches!(
+            self,
+            CheckKind::Pipe {
+                run_as: Role::Confined,
+                ..
+            }
+        )
     }
 }
 
@@ -195,7 +226,10 @@ pub enum LabError {
         source: std::io::Error,
     },
     #[error("{}", render_problems(.file, .problems))]
-    Invalid { file: String, problems: Vec<Problem> },
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
 }
 
 fn render_problems(file: &str, problems: &[Problem]) -> String {

@@ -10,7 +10,10 @@ fn problems(text: &str) -> Vec<Problem> {
 
 /// The embedded lab with one line replaced, to test one mistake at a time.
 fn embedded_with(from: &str, to: &str) -> String {
-    assert!(EMBEDDED_IPC_LAB.contains(from), "test setup: `{from}` not in lab.toml");
+    assert!(
+        EMBEDDED_IPC_LAB.contains(from),
+        "test setup: `{from}` not in lab.toml"
+    );
     EMBEDDED_IPC_LAB.replacen(from, to, 1)
 }
 
@@ -18,7 +21,13 @@ fn embedded_with(from: &str, to: &str) -> String {
 fn embedded_lab_is_valid_and_worth_25() {
     let lab = Lab::embedded().expect("embedded lab must be valid");
     assert_eq!(lab.name, "ipc");
-    let part = |id: &str| lab.checks.iter().filter(|c| c.part == id).map(|c| c.points).sum::<f64>();
+    let part = |id: &str| {
+        lab.checks
+            .iter()
+            .filter(|c| c.part == id)
+            .map(|c| c.points)
+            .sum::<f64>()
+    };
     assert_eq!(part("submission"), 5.0);
     assert_eq!(part("part1"), 10.0);
     assert_eq!(part("part2"), 10.0);
@@ -28,7 +37,10 @@ fn embedded_lab_is_valid_and_worth_25() {
 
 #[test]
 fn unknown_key_names_the_line() {
-    let text = embedded_with("points = 2\nkind = \"build\"", "point = 2\nkind = \"build\"");
+    let text = embedded_with(
+        "points = 2\nkind = \"build\"",
+        "point = 2\nkind = \"build\"",
+    );
     let p = problems(&text);
     assert_eq!(p.len(), 1);
     assert!(p[0].message.contains("unknown field `point`"), "{:?}", p[0]);
@@ -38,51 +50,109 @@ fn unknown_key_names_the_line() {
 
 #[test]
 fn bad_signal_negative_points_and_bad_sum_are_all_reported() {
-    let text = embedded_with("signal = \"SIGINT\"\nexpect_line", "signal = \"SIGINTERRUPT\"\nexpect_line");
-    let text = text.replacen("points = 2\nkind = \"idle\"", "points = -2\nkind = \"idle\"", 1);
+    let text = embedded_with(
+        "signal = \"SIGINT\"\nexpect_line",
+        "signal = \"SIGINTERRUPT\"\nexpect_line",
+    );
+    let text = text.replacen(
+        "points = 2\nkind = \"idle\"",
+        "points = -2\nkind = \"idle\"",
+        1,
+    );
     let p = problems(&text);
     let messages: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
-    assert!(messages.iter().any(|m| m.contains("`SIGINTERRUPT` is not a signal name")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("points must be zero or more")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("part `part1` is worth 10 points but its checks add up to 6")), "{messages:?}");
-    let sig_line = text.lines().position(|l| l.contains("SIGINTERRUPT")).expect("line") + 1;
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`SIGINTERRUPT` is not a signal name")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("points must be zero or more")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("part `part1` is worth 10 points but its checks add up to 6")),
+        "{messages:?}"
+    );
+    let sig_line = text
+        .lines()
+        .position(|l| l.contains("SIGINTERRUPT"))
+        .expect("line")
+        + 1;
     assert!(p.iter().any(|q| q.line == sig_line));
 }
 
 #[test]
 fn missing_field_and_unknown_kind() {
-    let p = problems("[lab]\nname = \"x\"\ntitle = \"X\"\n[[parts]]\nid = \"a\"\ntitle = \"A\"\npoints = 1\n");
-    assert!(p[0].message.contains("missing field `checks`"), "{:?}", p[0]);
+    let p = problems(
+        "[lab]\nname = \"x\"\ntitle = \"X\"\n[[parts]]\nid = \"a\"\ntitle = \"A\"\npoints = 1\n",
+    );
+    assert!(
+        p[0].message.contains("missing field `checks`"),
+        "{:?}",
+        p[0]
+    );
 
     let text = embedded_with("kind = \"idle\"", "kind = \"idel\"");
     let p = problems(&text);
-    assert!(p.iter().any(|q| q.message.contains("unknown check kind `idel`") && q.fix.contains("idle")));
+    assert!(
+        p.iter()
+            .any(|q| q.message.contains("unknown check kind `idel`") && q.fix.contains("idle"))
+    );
 }
 
 #[test]
 fn keys_of_another_kind_are_rejected() {
     let text = embedded_with("kind = \"build\"", "kind = \"build\"\nstdin = \"x\"");
     let p = problems(&text);
-    assert!(p.iter().any(|q| q.message.contains("`stdin` does not belong to a `build` check")), "{p:?}");
+    assert!(
+        p.iter().any(|q| q
+            .message
+            .contains("`stdin` does not belong to a `build` check")),
+        "{p:?}"
+    );
 }
 
 #[test]
 fn unknown_placeholder_program_and_dependency() {
-    let text = embedded_with("expect_stdout = \"{treasure}\"", "expect_stdout = \"{treasur}\"");
+    let text = embedded_with(
+        "expect_stdout = \"{treasure}\"",
+        "expect_stdout = \"{treasur}\"",
+    );
     let text = text.replacen("program = \"cat\"", "program = \"dog\"", 1);
     let text = text.replacen("depends_on = [\"build\"]", "depends_on = [\"biuld\"]", 1);
     let p = problems(&text);
     let messages: Vec<&str> = p.iter().map(|p| p.message.as_str()).collect();
-    assert!(messages.iter().any(|m| m.contains("unknown placeholder `{treasur}`")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("unknown program `dog`")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("depends on `biuld`")), "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("unknown placeholder `{treasur}`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("unknown program `dog`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("depends on `biuld`")),
+        "{messages:?}"
+    );
 }
 
 #[test]
 fn fixtures_cannot_escape() {
     let text = embedded_with("path = \"secret.txt\"", "path = \"../secret.txt\"");
     let p = problems(&text);
-    assert!(p.iter().any(|q| q.message.contains("leaves the run directory")), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|q| q.message.contains("leaves the run directory")),
+        "{p:?}"
+    );
 }
 
 #[test]

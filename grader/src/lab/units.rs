@@ -12,15 +12,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration: write a number and a unit, e.g. `300ms`, `5s`, `10m`"))?;
+    let value: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a duration: write a number and a unit, e.g. `300ms`, `5s`, `10m`")
+    })?;
     let factor = match unit.trim() {
         "ms" => 0.001,
         "s" => 1.0,
         "m" | "min" => 60.0,
-        "" => return Err(format!("`{text}` has no unit: write e.g. `{text}s` or `{text}ms`")),
-        other => return Err(format!("unknown time unit `{other}` in `{text}`: use ms, s or m")),
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit: write e.g. `{text}s` or `{text}ms`"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "unknown time unit `{other}` in `{text}`: use ms, s or m"
+            ));
+        }
     };
     let seconds = value * factor;
     if !seconds.is_finite() || seconds <= 0.0 || seconds > 24.0 * 3600.0 {
@@ -40,7 +48,11 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         "" | "B" => 1,
         "KiB" => 1 << 10,
         "MiB" => 1 << 20,
-        other => return Err(format!("unknown size unit `{other}` in `{text}`: use B, KiB or MiB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}`: use B, KiB or MiB"
+            ));
+        }
     };
     match value.checked_mul(factor) {
         Some(bytes) if bytes > 0 && bytes <= 64 << 20 => Ok(bytes),
@@ -51,7 +63,11 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
 /// Accepts `SIGUSR1`, `USR1` and any case; rejects numbers so the file stays readable.
 pub fn parse_signal(text: &str) -> Result<Signal, String> {
     let upper = text.trim().to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     name.parse::<Signal>().map_err(|_| {
         format!("`{text}` is not a signal name: use a name such as SIGINT, SIGUSR1 or SIGTERM")
     })
@@ -60,7 +76,9 @@ pub fn parse_signal(text: &str) -> Result<Signal, String> {
 pub fn parse_mode(text: &str) -> Result<u32, String> {
     let t = text.trim();
     if t.is_empty() || t.len() > 4 || !t.chars().all(|c| ('0'..='7').contains(&c)) {
-        return Err(format!("`{text}` is not an octal file mode: write it as a string like \"0640\""));
+        return Err(format!(
+            "`{text}` is not an octal file mode: write it as a string like \"0640\""
+        ));
     }
     u32::from_str_radix(t, 8).map_err(|e| e.to_string())
 }
@@ -76,7 +94,11 @@ mod tests {
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("5").unwrap_err().contains("no unit"));
-        assert!(parse_duration("5h").unwrap_err().contains("unknown time unit"));
+        assert!(
+            parse_duration("5h")
+                .unwrap_err()
+                .contains("unknown time unit")
+        );
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("0s").is_err());
     }

@@ -46,7 +46,10 @@ impl Problems<'_> {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |n| before.len() - n - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |n| before.len() - n - 1)
+        + 1;
     (line, column)
 }
 
@@ -90,7 +93,11 @@ fn duration_or(p: &mut Problems<'_>, value: &Option<S<String>>, default: Duratio
     match value {
         None => default,
         Some(v) => parse_duration(v.get_ref()).unwrap_or_else(|e| {
-            p.at(v.span(), e, "write a duration such as \"300ms\", \"5s\" or \"10m\"");
+            p.at(
+                v.span(),
+                e,
+                "write a duration such as \"300ms\", \"5s\" or \"10m\"",
+            );
             default
         }),
     }
@@ -129,13 +136,21 @@ fn build_lab(raw: RawLab, text: &str, source: &str, p: &mut Problems<'_>) -> Lab
         }
         for g in &u.confined_groups {
             if !valid_account_name(g.get_ref()) {
-                p.at(g.span(), format!("`{}` is not a valid group name", g.get_ref()), "use a group name such as \"users\"");
+                p.at(
+                    g.span(),
+                    format!("`{}` is not a valid group name", g.get_ref()),
+                    "use a group name such as \"users\"",
+                );
             }
         }
         Users {
             owner: u.owner.get_ref().clone(),
             confined: u.confined.get_ref().clone(),
-            confined_groups: u.confined_groups.iter().map(|g| g.get_ref().clone()).collect(),
+            confined_groups: u
+                .confined_groups
+                .iter()
+                .map(|g| g.get_ref().clone())
+                .collect(),
         }
     });
 
@@ -155,7 +170,11 @@ fn build_lab(raw: RawLab, text: &str, source: &str, p: &mut Problems<'_>) -> Lab
 
     let build = raw.build.as_ref().map(|b| {
         if b.command.get_ref().is_empty() || b.command.get_ref()[0].trim().is_empty() {
-            p.at(b.command.span(), "the build command is empty", "give the command as a list, e.g. [\"make\"]");
+            p.at(
+                b.command.span(),
+                "the build command is empty",
+                "give the command as a list, e.g. [\"make\"]",
+            );
         }
         Build {
             command: b.command.get_ref().clone(),
@@ -167,14 +186,28 @@ fn build_lab(raw: RawLab, text: &str, source: &str, p: &mut Problems<'_>) -> Lab
     let mut programs = BTreeMap::new();
     for (name, command) in &raw.programs {
         if command.get_ref().is_empty() {
-            p.at(command.span(), format!("program `{name}` has an empty command"), "give the command as a list, e.g. [\"{build}/listener\"]");
+            p.at(
+                command.span(),
+                format!("program `{name}` has an empty command"),
+                "give the command as a list, e.g. [\"{build}/listener\"]",
+            );
         }
         for arg in command.get_ref() {
             for ph in super::placeholders(arg) {
                 if ph != "build" && ph != "target" {
-                    p.at(command.span(), format!("program `{name}` uses an unknown placeholder `{{{ph}}}`"), "commands may use {build} and {target} only");
+                    p.at(
+                        command.span(),
+                        format!("program `{name}` uses an unknown placeholder `{{{ph}}}`"),
+                        "commands may use {build} and {target} only",
+                    );
                 } else if ph == "target" && !build.as_ref().is_some_and(|b| b.cargo) {
-                    p.at(command.span(), format!("program `{name}` uses {{target}} but the build is not a cargo build"), "set `cargo = true` in [build], or use {build}");
+                    p.at(
+                        command.span(),
+                        format!(
+                            "program `{name}` uses {{target}} but the build is not a cargo build"
+                        ),
+                        "set `cargo = true` in [build], or use {build}",
+                    );
                 }
             }
         }
@@ -188,7 +221,11 @@ fn build_lab(raw: RawLab, text: &str, source: &str, p: &mut Problems<'_>) -> Lab
     for part in raw.parts.get_ref() {
         let part_ref = part.get_ref();
         if parts.iter().any(|q| &q.id == part_ref.id.get_ref()) {
-            p.at(part_ref.id.span(), format!("part `{}` is defined twice", part_ref.id.get_ref()), "give every part its own id");
+            p.at(
+                part_ref.id.span(),
+                format!("part `{}` is defined twice", part_ref.id.get_ref()),
+                "give every part its own id",
+            );
         }
         check_points(p, &part_ref.points);
         parts.push(Part {
@@ -198,26 +235,51 @@ fn build_lab(raw: RawLab, text: &str, source: &str, p: &mut Problems<'_>) -> Lab
         });
     }
     if parts.is_empty() {
-        p.at(raw.parts.span(), "the lab has no parts", "add at least one [[parts]] table");
+        p.at(
+            raw.parts.span(),
+            "the lab has no parts",
+            "add at least one [[parts]] table",
+        );
     }
 
     let mut checks: Vec<Check> = Vec::new();
     for raw_check in raw.checks.get_ref() {
         let c = raw_check.get_ref();
-        if let Some(check) = check(c, &checks, &parts, &programs, &fixture_ids, &users, &build, &defaults, p) {
+        if let Some(check) = check(
+            c,
+            &checks,
+            &parts,
+            &programs,
+            &fixture_ids,
+            &users,
+            &build,
+            &defaults,
+            p,
+        ) {
             checks.push(check);
         }
     }
     if raw.checks.get_ref().is_empty() {
-        p.at(raw.checks.span(), "the lab has no checks", "add at least one [[checks]] table");
+        p.at(
+            raw.checks.span(),
+            "the lab has no checks",
+            "add at least one [[checks]] table",
+        );
     }
 
     for (part, raw_part) in parts.iter().zip(raw.parts.get_ref()) {
-        let sum: f64 = checks.iter().filter(|c| c.part == part.id).map(|c| c.points).sum();
+        let sum: f64 = checks
+            .iter()
+            .filter(|c| c.part == part.id)
+            .map(|c| c.points)
+            .sum();
         if (sum - part.points).abs() > 1e-9 {
             p.at(
                 raw_part.get_ref().points.span(),
-                format!("part `{}` is worth {} points but its checks add up to {}", part.id, part.points, sum),
+                format!(
+                    "part `{}` is worth {} points but its checks add up to {}",
+                    part.id, part.points, sum
+                ),
                 "make the part's points equal the sum of its checks' points",
             );
         }
@@ -249,7 +311,11 @@ fn valid_account_name(name: &str) -> bool {
 fn check_points(p: &mut Problems<'_>, points: &S<f64>) {
     let v = *points.get_ref();
     if !v.is_finite() || v < 0.0 {
-        p.at(points.span(), format!("points must be zero or more, not {v}"), "write a number of points such as 2 or 0.5");
+        p.at(
+            points.span(),
+            format!("points must be zero or more, not {v}"),
+            "write a number of points such as 2 or 0.5",
+        );
     }
 }
 
@@ -266,12 +332,20 @@ fn role(p: &mut Problems<'_>, value: &S<String>, has_users: bool) -> Role {
         "owner" => Role::Owner,
         "confined" => Role::Confined,
         other => {
-            p.at(value.span(), format!("`{other}` is not a role"), "write \"owner\" or \"confined\" (the users named in [users])");
+            p.at(
+                value.span(),
+                format!("`{other}` is not a role"),
+                "write \"owner\" or \"confined\" (the users named in [users])",
+            );
             return Role::Owner;
         }
     };
     if !has_users {
-        p.at(value.span(), "roles need a [users] table", "add [users] with owner and confined user names");
+        p.at(
+            value.span(),
+            "roles need a [users] table",
+            "add [users] with owner and confined user names",
+        );
     }
     r
 }
@@ -282,35 +356,72 @@ fn fixtures(raw: &RawLab, has_users: bool, p: &mut Problems<'_>) -> Vec<Fixture>
         let f = f.get_ref();
         let id = f.id.get_ref().clone();
         if out.iter().any(|g| g.id == id) {
-            p.at(f.id.span(), format!("fixture `{id}` is defined twice"), "give every fixture its own id");
+            p.at(
+                f.id.span(),
+                format!("fixture `{id}` is defined twice"),
+                "give every fixture its own id",
+            );
         }
         if matches!(id.as_str(), "pid" | "build" | "target") {
-            p.at(f.id.span(), format!("`{id}` is reserved for a placeholder"), "choose another fixture id");
+            p.at(
+                f.id.span(),
+                format!("`{id}` is reserved for a placeholder"),
+                "choose another fixture id",
+            );
         }
         let path = f.path.get_ref();
         if !inside_path(path) {
-            p.at(f.path.span(), format!("fixture path `{path}` leaves the run directory"), "use a relative path without `..`, e.g. \"litterbox/treasure.txt\"");
+            p.at(
+                f.path.span(),
+                format!("fixture path `{path}` leaves the run directory"),
+                "use a relative path without `..`, e.g. \"litterbox/treasure.txt\"",
+            );
         }
-        if let Some(parent) = Path::new(path).parent().filter(|q| !q.as_os_str().is_empty())
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|q| !q.as_os_str().is_empty())
             && !out.iter().any(|g| g.content.is_none() && g.path == parent)
         {
-            p.at(f.path.span(), format!("the directory of `{path}` is not a fixture defined before it"), "define its directory as a fixture with `dir = true` above this one");
+            p.at(
+                f.path.span(),
+                format!("the directory of `{path}` is not a fixture defined before it"),
+                "define its directory as a fixture with `dir = true` above this one",
+            );
         }
         match (f.dir, &f.content) {
-            (true, Some(_)) => p.at(f.id.span(), format!("fixture `{id}` is a directory but has content"), "remove `content` or `dir = true`"),
-            (false, None) => p.at(f.id.span(), format!("fixture `{id}` has no content"), "add `content = \"...\"`, or `dir = true` for a directory"),
+            (true, Some(_)) => p.at(
+                f.id.span(),
+                format!("fixture `{id}` is a directory but has content"),
+                "remove `content` or `dir = true`",
+            ),
+            (false, None) => p.at(
+                f.id.span(),
+                format!("fixture `{id}` has no content"),
+                "add `content = \"...\"`, or `dir = true` for a directory",
+            ),
             _ => {}
         }
-        let owner = f.owner.as_ref().map_or(Role::Owner, |o| role(p, o, has_users));
+        let owner = f
+            .owner
+            .as_ref()
+            .map_or(Role::Owner, |o| role(p, o, has_users));
         if let Some(g) = &f.group
             && !valid_account_name(g.get_ref())
         {
-            p.at(g.span(), format!("`{}` is not a valid group name", g.get_ref()), "use a group name such as \"users\"");
+            p.at(
+                g.span(),
+                format!("`{}` is not a valid group name", g.get_ref()),
+                "use a group name such as \"users\"",
+            );
         }
         let default_mode = if f.dir { 0o755 } else { 0o644 };
         let mode = f.mode.as_ref().map_or(default_mode, |m| {
             parse_mode(m.get_ref()).unwrap_or_else(|e| {
-                p.at(m.span(), e, "write an octal mode as a string, e.g. \"0640\"");
+                p.at(
+                    m.span(),
+                    e,
+                    "write an octal mode as a string, e.g. \"0640\"",
+                );
                 default_mode
             })
         });
@@ -338,7 +449,14 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
         "listener-pid" => &["program", "signal", "expect_line"],
         "signal" => &["program", "signal", "expect_line", "expect_exit"],
         "idle" => &["program", "window", "max_cpu_share"],
-        "pipe" => &["program", "stdin", "run_as", "expect_stdout", "expect_stdout_starts_with", "forbid"],
+        "pipe" => &[
+            "program",
+            "stdin",
+            "run_as",
+            "expect_stdout",
+            "expect_stdout_starts_with",
+            "forbid",
+        ],
         _ => &[],
     }
 }
@@ -351,7 +469,24 @@ fn present_keys(c: &RawCheck) -> Vec<(&'static str, Range<usize>)> {
             $( if let Some(v) = &c.$field { keys.push((stringify!($field), v.span())); } )*
         };
     }
-    key!(path, paths, expect, any_of, tags, program, signal, expect_line, expect_exit, window, max_cpu_share, stdin, run_as, expect_stdout, expect_stdout_starts_with, forbid);
+    key!(
+        path,
+        paths,
+        expect,
+        any_of,
+        tags,
+        program,
+        signal,
+        expect_line,
+        expect_exit,
+        window,
+        max_cpu_share,
+        stdin,
+        run_as,
+        expect_stdout,
+        expect_stdout_starts_with,
+        forbid
+    );
     keys
 }
 
@@ -369,29 +504,66 @@ fn check(
 ) -> Option<Check> {
     let id = c.id.get_ref().clone();
     if id.is_empty() || id.contains(char::is_whitespace) {
-        p.at(c.id.span(), format!("check id `{id}` must be one word"), "use an id such as \"sigint-exit\"");
+        p.at(
+            c.id.span(),
+            format!("check id `{id}` must be one word"),
+            "use an id such as \"sigint-exit\"",
+        );
     }
     if earlier.iter().any(|e| e.id == id) {
-        p.at(c.id.span(), format!("check `{id}` is defined twice"), "give every check its own id");
+        p.at(
+            c.id.span(),
+            format!("check `{id}` is defined twice"),
+            "give every check its own id",
+        );
     }
     if !parts.iter().any(|q| &q.id == c.part.get_ref()) {
-        p.at(c.part.span(), format!("check `{id}` belongs to an unknown part `{}`", c.part.get_ref()), "use the id of a [[parts]] table defined above");
+        p.at(
+            c.part.span(),
+            format!(
+                "check `{id}` belongs to an unknown part `{}`",
+                c.part.get_ref()
+            ),
+            "use the id of a [[parts]] table defined above",
+        );
     }
     check_points(p, &c.points);
     for dep in &c.depends_on {
         if !earlier.iter().any(|e| &e.id == dep.get_ref()) {
-            p.at(dep.span(), format!("check `{id}` depends on `{}`, which is not a check defined before it", dep.get_ref()), "list only ids of checks defined above this one");
+            p.at(
+                dep.span(),
+                format!(
+                    "check `{id}` depends on `{}`, which is not a check defined before it",
+                    dep.get_ref()
+                ),
+                "list only ids of checks defined above this one",
+            );
         }
     }
     let kind_name = c.kind.get_ref().as_str();
     if !KINDS.contains(&kind_name) {
-        p.at(c.kind.span(), format!("unknown check kind `{kind_name}`"), format!("use one of: {}", KINDS.join(", ")));
+        p.at(
+            c.kind.span(),
+            format!("unknown check kind `{kind_name}`"),
+            format!("use one of: {}", KINDS.join(", ")),
+        );
         return None;
     }
     let allowed = allowed_keys(kind_name);
     for (key, span) in present_keys(c) {
         if !allowed.contains(&key) {
-            p.at(span, format!("`{key}` does not belong to a `{kind_name}` check"), format!("a `{kind_name}` check takes: {}", if allowed.is_empty() { "no extra keys".to_string() } else { allowed.join(", ") }));
+            p.at(
+                span,
+                format!("`{key}` does not belong to a `{kind_name}` check"),
+                format!(
+                    "a `{kind_name}` check takes: {}",
+                    if allowed.is_empty() {
+                        "no extra keys".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            );
         }
     }
 
@@ -402,19 +574,31 @@ fn check(
     let text = |p: &mut Problems<'_>, value: &S<String>| -> String {
         for ph in super::placeholders(value.get_ref()) {
             if !placeholder_names.contains(ph) {
-                p.at(value.span(), format!("unknown placeholder `{{{ph}}}`"), "use a fixture id defined in [[fixtures]] (or {pid} in a listener-pid check)");
+                p.at(
+                    value.span(),
+                    format!("unknown placeholder `{{{ph}}}`"),
+                    "use a fixture id defined in [[fixtures]] (or {pid} in a listener-pid check)",
+                );
             }
         }
         value.get_ref().clone()
     };
     let missing = |p: &mut Problems<'_>, key: &str| {
-        p.at(c.kind.span(), format!("a `{kind_name}` check needs `{key}`"), format!("add `{key} = ...` to check `{id}`"));
+        p.at(
+            c.kind.span(),
+            format!("a `{kind_name}` check needs `{key}`"),
+            format!("add `{key} = ...` to check `{id}`"),
+        );
     };
     let program = |p: &mut Problems<'_>| -> String {
         match &c.program {
             Some(v) if programs.contains_key(v.get_ref()) => v.get_ref().clone(),
             Some(v) => {
-                p.at(v.span(), format!("unknown program `{}`", v.get_ref()), "name a program defined in [programs]");
+                p.at(
+                    v.span(),
+                    format!("unknown program `{}`", v.get_ref()),
+                    "name a program defined in [programs]",
+                );
                 v.get_ref().clone()
             }
             None => {
@@ -424,25 +608,32 @@ fn check(
         }
     };
     let signal = |p: &mut Problems<'_>| match &c.signal {
-        Some(v) => parse_signal(v.get_ref()).map_err(|e| p.at(v.span(), e, "write a signal name such as \"SIGUSR1\"")).ok(),
+        Some(v) => parse_signal(v.get_ref())
+            .map_err(|e| p.at(v.span(), e, "write a signal name such as \"SIGUSR1\""))
+            .ok(),
         None => {
             missing(p, "signal");
             None
         }
     };
-    let string_list = |p: &mut Problems<'_>, v: &Option<S<Vec<String>>>, key: &str| -> Vec<String> {
-        match v {
-            Some(list) if !list.get_ref().is_empty() => list.get_ref().clone(),
-            Some(list) => {
-                p.at(list.span(), format!("`{key}` is empty"), format!("list at least one entry in `{key}`"));
-                Vec::new()
+    let string_list =
+        |p: &mut Problems<'_>, v: &Option<S<Vec<String>>>, key: &str| -> Vec<String> {
+            match v {
+                Some(list) if !list.get_ref().is_empty() => list.get_ref().clone(),
+                Some(list) => {
+                    p.at(
+                        list.span(),
+                        format!("`{key}` is empty"),
+                        format!("list at least one entry in `{key}`"),
+                    );
+                    Vec::new()
+                }
+                None => {
+                    missing(p, key);
+                    Vec::new()
+                }
             }
-            None => {
-                missing(p, key);
-                Vec::new()
-            }
-        }
-    };
+        };
 
     let kind = match kind_name {
         "file-contents" => CheckKind::FileContents {
@@ -455,13 +646,19 @@ fn check(
                 }
             },
         },
-        "ignores" => CheckKind::Ignores { paths: string_list(p, &c.paths, "paths") },
+        "ignores" => CheckKind::Ignores {
+            paths: string_list(p, &c.paths, "paths"),
+        },
         "files-exist" => {
             let paths = string_list(p, &c.paths, "paths");
             if let Some(v) = &c.paths
                 && let Some(bad) = paths.iter().find(|q| !inside_path(q))
             {
-                p.at(v.span(), format!("path `{bad}` leaves the submission"), "use paths relative to the submission, without `..`");
+                p.at(
+                    v.span(),
+                    format!("path `{bad}` leaves the submission"),
+                    "use paths relative to the submission, without `..`",
+                );
             }
             CheckKind::FilesExist { paths }
         }
@@ -469,10 +666,16 @@ fn check(
             path: required_path(p, &c.path, kind_name, &id, c),
             any_of: string_list(p, &c.any_of, "any_of"),
         },
-        "git-tags" => CheckKind::GitTags { tags: string_list(p, &c.tags, "tags") },
+        "git-tags" => CheckKind::GitTags {
+            tags: string_list(p, &c.tags, "tags"),
+        },
         "build" => {
             if build.is_none() {
-                p.at(c.kind.span(), "a `build` check needs a [build] table", "add [build] with the command that builds the submission");
+                p.at(
+                    c.kind.span(),
+                    "a `build` check needs a [build] table",
+                    "add [build] with the command that builds the submission",
+                );
             }
             CheckKind::Build
         }
@@ -481,7 +684,11 @@ fn check(
                 Some(v) => {
                     let t = text(p, v);
                     if !t.contains("{pid}") {
-                        p.at(v.span(), "a listener-pid check's `expect_line` must contain {pid}", "write e.g. \"Listener PID: {pid}\"");
+                        p.at(
+                            v.span(),
+                            "a listener-pid check's `expect_line` must contain {pid}",
+                            "write e.g. \"Listener PID: {pid}\"",
+                        );
                     }
                     t
                 }
@@ -490,21 +697,41 @@ fn check(
                     String::new()
                 }
             };
-            CheckKind::ListenerPid { program: program(p), signal: signal(p).unwrap_or(nix::sys::signal::Signal::SIGUSR1), expect_line }
+            CheckKind::ListenerPid {
+                program: program(p),
+                signal: signal(p).unwrap_or(nix::sys::signal::Signal::SIGUSR1),
+                expect_line,
+            }
         }
         "signal" => {
-            let expect_exit = c.expect_exit.as_ref().and_then(|v| match i32::try_from(*v.get_ref()) {
-                Ok(code) if (0..=255).contains(&code) => Some(code),
-                _ => {
-                    p.at(v.span(), format!("exit status {} is out of range", v.get_ref()), "an exit status is a number from 0 to 255");
-                    None
-                }
-            });
+            let expect_exit =
+                c.expect_exit
+                    .as_ref()
+                    .and_then(|v| match i32::try_from(*v.get_ref()) {
+                        Ok(code) if (0..=255).contains(&code) => Some(code),
+                        _ => {
+                            p.at(
+                                v.span(),
+                                format!("exit status {} is out of range", v.get_ref()),
+                                "an exit status is a number from 0 to 255",
+                            );
+                            None
+                        }
+                    });
             let expect_line = c.expect_line.as_ref().map(|v| text(p, v));
             if expect_line.is_none() && c.expect_exit.is_none() {
-                p.at(c.kind.span(), "a `signal` check needs `expect_line`, `expect_exit` or both", "say what the program must print or how it must exit");
+                p.at(
+                    c.kind.span(),
+                    "a `signal` check needs `expect_line`, `expect_exit` or both",
+                    "say what the program must print or how it must exit",
+                );
             }
-            CheckKind::Signal { program: program(p), signal: signal(p).unwrap_or(nix::sys::signal::Signal::SIGUSR1), expect_line, expect_exit }
+            CheckKind::Signal {
+                program: program(p),
+                signal: signal(p).unwrap_or(nix::sys::signal::Signal::SIGUSR1),
+                expect_line,
+                expect_exit,
+            }
         }
         "idle" => {
             let window = match &c.window {
@@ -514,30 +741,50 @@ fn check(
             let max_cpu_share = match &c.max_cpu_share {
                 Some(v) if *v.get_ref() > 0.0 && *v.get_ref() <= 1.0 => *v.get_ref(),
                 Some(v) => {
-                    p.at(v.span(), format!("max_cpu_share {} is not a share of one CPU", v.get_ref()), "write a number above 0 and at most 1, e.g. 0.2");
+                    p.at(
+                        v.span(),
+                        format!("max_cpu_share {} is not a share of one CPU", v.get_ref()),
+                        "write a number above 0 and at most 1, e.g. 0.2",
+                    );
                     0.2
                 }
                 None => 0.2,
             };
-            CheckKind::Idle { program: program(p), window, max_cpu_share }
+            CheckKind::Idle {
+                program: program(p),
+                window,
+                max_cpu_share,
+            }
         }
         "pipe" => {
-            let run_as = c.run_as.as_ref().map_or(Role::Owner, |r| role(p, r, users.is_some()));
+            let run_as = c
+                .run_as
+                .as_ref()
+                .map_or(Role::Owner, |r| role(p, r, users.is_some()));
             let expect_stdout = c.expect_stdout.as_ref().map(|v| text(p, v));
-            let expect_stdout_starts_with = c.expect_stdout_starts_with.as_ref().map(|v| text(p, v));
+            let expect_stdout_starts_with =
+                c.expect_stdout_starts_with.as_ref().map(|v| text(p, v));
             let forbid: Vec<String> = c.forbid.as_ref().map_or_else(Vec::new, |v| {
                 let list = v.get_ref().clone();
                 for item in &list {
                     for ph in super::placeholders(item) {
                         if !placeholder_names.contains(ph) {
-                            p.at(v.span(), format!("unknown placeholder `{{{ph}}}`"), "use a fixture id defined in [[fixtures]]");
+                            p.at(
+                                v.span(),
+                                format!("unknown placeholder `{{{ph}}}`"),
+                                "use a fixture id defined in [[fixtures]]",
+                            );
                         }
                     }
                 }
                 list
             });
             if expect_stdout.is_none() && expect_stdout_starts_with.is_none() && forbid.is_empty() {
-                p.at(c.kind.span(), "a `pipe` check must expect something", "add `expect_stdout`, `expect_stdout_starts_with` or `forbid`");
+                p.at(
+                    c.kind.span(),
+                    "a `pipe` check must expect something",
+                    "add `expect_stdout`, `expect_stdout_starts_with` or `forbid`",
+                );
             }
             let stdin = match &c.stdin {
                 Some(v) => text(p, v),
@@ -546,7 +793,14 @@ fn check(
                     String::new()
                 }
             };
-            CheckKind::Pipe { program: program(p), stdin, run_as, expect_stdout, expect_stdout_starts_with, forbid }
+            CheckKind::Pipe {
+                program: program(p),
+                stdin,
+                run_as,
+                expect_stdout,
+                expect_stdout_starts_with,
+                forbid,
+            }
         }
         _ => return None,
     };
@@ -587,16 +841,30 @@ fn check(
     })
 }
 
-fn required_path(p: &mut Problems<'_>, v: &Option<S<String>>, kind: &str, id: &str, c: &RawCheck) -> String {
+fn required_path(
+    p: &mut Problems<'_>,
+    v: &Option<S<String>>,
+    kind: &str,
+    id: &str,
+    c: &RawCheck,
+) -> String {
     match v {
         Some(path) => {
             if !inside_path(path.get_ref()) {
-                p.at(path.span(), format!("path `{}` leaves the submission", path.get_ref()), "use a path relative to the submission, without `..`");
+                p.at(
+                    path.span(),
+                    format!("path `{}` leaves the submission", path.get_ref()),
+                    "use a path relative to the submission, without `..`",
+                );
             }
             path.get_ref().clone()
         }
         None => {
-            p.at(c.kind.span(), format!("a `{kind}` check needs `path`"), format!("add `path = ...` to check `{id}`"));
+            p.at(
+                c.kind.span(),
+                format!("a `{kind}` check needs `path`"),
+                format!("add `path = ...` to check `{id}`"),
+            );
             String::new()
         }
     }

@@ -58,6 +58,16 @@ fn test_entry(check: &CheckResult, part_title: &str, number: &str) -> Value {
         "output_format": "text",
         "tags": [check.part],
         "visibility": "visible",
+        // Gradescope has no skipped status; keep the real outcome and the lab's check id for
+        // gradebooks and tools that read this file.
+        "extra_data": {
+            "id": check.id,
+            "outcome": match check.status {
+                Status::Passed => "passed",
+                Status::Failed => "failed",
+                Status::Skipped => "skipped",
+            },
+        },
     })
 }
 

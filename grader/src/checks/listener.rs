@@ -15,16 +15,16 @@ use crate::sandbox::{Ending, Outcome, Readiness, Running, Stdin};
 use super::compare::{describe_ending, has_line, lossy};
 use super::{Context, Verdict, hint_for};
 
-fn start(ctx: &Context<'_>, program: &str, check: &Check) -> Result<Running, Verdict> {
+fn start(ctx: &Context<'_>, program: &str, check: &Check) -> Result<Running, Box<Verdict>> {
     let spec = ctx.program_spec(program, Role::Owner, Stdin::Null, check.timeout);
     Running::spawn(spec).map_err(|e| {
-        Verdict::fail(
+        Box::new(Verdict::fail(
             e.to_string(),
             Evidence {
                 hint: check.hint.clone(),
                 ..Evidence::default()
             },
-        )
+        ))
     })
 }
 
@@ -100,7 +100,7 @@ pub fn pid(
 ) -> Verdict {
     let mut running = match start(ctx, program, check) {
         Ok(r) => r,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let pid = running.pid();
     let both = [Signal::SIGINT, Signal::SIGUSR1];
@@ -158,7 +158,7 @@ pub fn signal(
 ) -> Verdict {
     let mut running = match start(ctx, program, check) {
         Ok(r) => r,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let input = Some(format!(
         "kill -s {} <pid>, once the handler is installed",
@@ -296,7 +296,7 @@ pub fn idle(
 ) -> Verdict {
     let mut running = match start(ctx, program, check) {
         Ok(r) => r,
-        Err(v) => return v,
+        Err(v) => return *v,
     };
     let both = [Signal::SIGINT, Signal::SIGUSR1];
     if let Readiness::Ended(ending) = running.wait_for_caught(&both, ctx.lab.defaults.ready_timeout)

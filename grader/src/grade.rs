@@ -97,9 +97,35 @@ pub enum GradeError {
     Random(String),
 }
 
+/// Prints how long each phase took to stderr when GRADER_TIMINGS is set (for benchmarks).
+struct Phases {
+    on: bool,
+    last: Instant,
+}
+
+impl Phases {
+    fn new() -> Phases {
+        Phases {
+            on: std::env::var_os("GRADER_TIMINGS").is_some(),
+            last: Instant::now(),
+        }
+    }
+
+    fn done(&mut self, phase: &str) {
+        if self.on {
+            eprintln!(
+                "grader: timing: {phase}: {:.1} ms",
+                self.last.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        self.last = Instant::now();
+    }
+}
+
 /// Grades one submission.
 pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, GradeError> {
     let started = Instant::now();
+    let mut phases = Phases::new();
     check_submission_dir(submission)?;
     let privileged = privilege::is_root();
     let mut notices = Vec::new();
@@ -107,7 +133,7 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     // Grading runs that share the lab's users must not overlap: each ends by killing every
     // process of those users. The lock is held until this function returns.
     let _users_lock = if privileged {
-        Some(lock_users(opts)?)
+        Some(lock_users()?)
     } else {
         None
     };
@@ -156,13 +182,16 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
             std::env::var_os("PATH").unwrap_or_else(|| ROOT_TOOL_PATH.into())
         }
     });
+    phases.done("users");
     preflight_tools(lab, &tool_path, owners.owner.as_ref())?;
+    phases.done("tools");
 
     let isolate_network = privileged && sandbox::network_isolation_available();
     if privileged && !isolate_network {
         notices.push("This container cannot make network namespaces, so student code is not cut off from the network by the grader: run it with `docker run --network none` (docker/grade.sh does).".to_string());
     }
 
+    phases.done("network probe");
     let mut scratch = Scratch::create(&opts.scratch_parent, &owners)
         .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
     let build = build_setup(lab, submission, opts, &scratch, &owners)?;
@@ -183,6 +212,7 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         .copy_submission(submission, &owners)
         .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
 
+    phases.done("scratch and copy");
     let contents = fixture_contents(lab)?;
     scratch
         .lay_out_fixtures(&lab.fixtures, &contents, &owners)
@@ -204,8 +234,11 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         tool_path,
         isolate_network,
     };
+    phases.done("fixtures");
     let results = run_checks(lab, &ctx);
+    phases.done("checks");
     drop(guard);
+    phases.done("cleanup");
 
     Ok(Report {
         lab_name: lab.name.clone(),
@@ -226,67 +259,126 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     })
 }
 
-/// Runs the checks in lab order; a check whose dependency did not pass is skipped with the reason.
+/// Runs the checks. A check runs once every check it depends on has a result; checks that are
+/// ready together run in parallel (they mostly wait on student processes), and results keep the
+/// lab's order. A check whose dependency did not pass is skipped with the reason.
 pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
-    let mut results: Vec<CheckResult> = Vec::with_capacity(lab.checks.len());
-    for check in &lab.checks {
-        let started = Instant::now();
-        let blocked = check.depends_on.iter().find(|dep| {
-            results
-                .iter()
-                .find(|r| &r.id == *dep)
-                .is_none_or(|r| r.status != Status::Passed)
+    // Most checks wait on a student process that sleeps, so more threads than cores pay off.
+    let jobs = std::thread::available_parallelism()
+        .map_or(2, |n| n.get() * 4)
+        .clamp(2, 16);
+    let mut results: Vec<Option<CheckResult>> = vec![None; lab.checks.len()];
+    loop {
+        let ready: Vec<usize> = (0..lab.checks.len())
+            .filter(|&i| results[i].is_none())
+            .filter(|&i| {
+                lab.checks[i]
+                    .depends_on
+                    .iter()
+                    .all(|dep| results.iter().flatten().any(|r| &r.id == dep))
+            })
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        // A small work queue: the ready checks are taken in lab order by up to `jobs` threads,
+        // so one long check (the idle window, a slow build) does not hold back the others.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<(usize, CheckResult)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs.min(ready.len()))
+                .map(|_| {
+                    let (finished, ready, next) = (&results, &ready, &next);
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&i) = ready.get(k) else { break };
+                            mine.push((i, run_one(lab, &lab.checks[i], finished, ctx)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .filter_map(|w| w.join().ok())
+                .flatten()
+                .collect()
         });
-        let verdict = match blocked {
-            Some(dep) => checks::Verdict::skip(format!("skipped: `{dep}` did not pass")),
-            None => checks::run(check, ctx),
-        };
-        let part_title = lab
-            .part(&check.part)
-            .map_or_else(|| check.part.clone(), |p| p.title.clone());
-        results.push(CheckResult {
-            id: check.id.clone(),
-            title: check.title.clone(),
-            part: check.part.clone(),
-            part_title,
-            max_points: check.points,
-            points: if verdict.status == Status::Passed {
-                check.points
-            } else {
-                0.0
-            },
-            status: verdict.status,
-            summary: verdict.summary,
-            evidence: verdict.evidence,
-            duration: started.elapsed(),
-        });
+        for (i, result) in done {
+            results[i] = Some(result);
+        }
     }
-    results
+    results.into_iter().flatten().collect()
 }
 
+fn run_one(
+    lab: &Lab,
+    check: &crate::lab::Check,
+    finished: &[Option<CheckResult>],
+    ctx: &Context<'_>,
+) -> CheckResult {
+    let started = Instant::now();
+    let blocked = check.depends_on.iter().find(|dep| {
+        finished
+            .iter()
+            .flatten()
+            .find(|r| &r.id == *dep)
+            .is_none_or(|r| r.status != Status::Passed)
+    });
+    let verdict = match blocked {
+        Some(dep) => checks::Verdict::skip(format!("skipped: `{dep}` did not pass")),
+        None => checks::run(check, ctx),
+    };
+    let part_title = lab
+        .part(&check.part)
+        .map_or_else(|| check.part.clone(), |p| p.title.clone());
+    CheckResult {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        part: check.part.clone(),
+        part_title,
+        max_points: check.points,
+        points: if verdict.status == Status::Passed {
+            check.points
+        } else {
+            0.0
+        },
+        status: verdict.status,
+        summary: verdict.summary,
+        evidence: verdict.evidence,
+        duration: started.elapsed(),
+    }
+}
+
+/// Where root graders serialise: one machine-wide file, whatever cache or scratch directory
+/// each run uses, because they all share the lab's users.
+pub const USERS_LOCK: &str = "/tmp/ipc-lab-grader.lock";
+
 /// Takes the machine-wide lock of the lab's users, waiting for another grading run to finish.
-fn lock_users(opts: &Options) -> Result<std::fs::File, GradeError> {
-    let cache_err = |source| GradeError::Cache {
-        path: opts.cache_dir.clone(),
+/// The file must be root's own: one planted by someone else is replaced, never trusted.
+fn lock_users() -> Result<std::fs::File, GradeError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let path = PathBuf::from(USERS_LOCK);
+    let err = |source| GradeError::Cache {
+        path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(&opts.cache_dir).map_err(cache_err)?;
-    let path = opts.cache_dir.join(".users.lock");
+    if let Ok(meta) = std::fs::symlink_metadata(&path)
+        && (!meta.is_file() || meta.uid() != 0)
+    {
+        std::fs::remove_file(&path).map_err(err)?;
+    }
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW)
         .open(&path)
-        .map_err(|source| GradeError::Cache {
-            path: path.clone(),
-            source,
-        })?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
-        GradeError::Cache {
-            path,
-            source: e.into(),
-        }
-    })?;
+        .map_err(err)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| err(e.into()))?;
     Ok(file)
 }
 

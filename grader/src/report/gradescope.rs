@@ -134,6 +134,8 @@ mod tests {
         "output_format",
         "tags",
         "visibility",
+        // Gradescope's optional per-test extra data: the check id and the real outcome.
+        "extra_data",
     ];
 
     fn keys(value: &Value) -> Vec<&str> {

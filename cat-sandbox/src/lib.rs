@@ -1,12 +1,16 @@
 //! The lab's deliberately vulnerable `cat`: it reads a file name from stdin
 //! and prints `./litterbox/<name>`, or one `MEOW <reason>: <path>` line.
 //!
-//! The path is built by plain concatenation, so `../secret.txt` escapes the
-//! litterbox (see [`litterbox`] for why the lab keeps that flaw). Everything
-//! else is meant to be solid: bounded input ([`input`]), constant-memory
-//! output ([`stream`]), exactly one refusal line ([`meow`]), no panics, and a
-//! reader that hangs up is not an error. This crate must never refuse a name
-//! on its own judgement beyond those rules: the escape is the lesson.
+//! By default the path is built by plain concatenation, so `../secret.txt`
+//! escapes the litterbox (see [`litterbox`] for why the lab keeps that flaw).
+//! Part 2b adds two more ways to resolve the name, chosen with
+//! [`litterbox::OpenMode`]: the original handout's string check, ported with
+//! its flaws, and an open the kernel confines. Everything else is meant to
+//! be solid in every mode: bounded input ([`input`]), constant-memory output
+//! ([`stream`]), exactly one refusal line ([`meow`]), no panics, and a
+//! reader that hangs up is not an error. In the default mode this crate must
+//! never refuse a name on its own judgement beyond those rules: the escape
+//! is the lesson.
 
 pub mod input;
 pub mod litterbox;

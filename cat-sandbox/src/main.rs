@@ -1,12 +1,13 @@
-//! Command-line entry of the lab's vulnerable cat: parses arguments, runs
-//! the library once on stdin/stdout, and maps the result to an exit status.
-//! All behaviour lives in the library; this file must never grow any.
+//! Command-line entry of the lab's vulnerable cat: parses arguments (the
+//! open mode), runs the library once on stdin/stdout, and maps the result to
+//! an exit status. All behaviour lives in the library; this file must never
+//! grow any.
 
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use cat_sandbox::litterbox::OpenMode;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 const EXIT_OUTPUT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -20,12 +21,21 @@ When the file cannot be printed, it prints one line instead:
 
     MEOW <reason>: <path tried>
 
-DELIBERATELY VULNERABLE: the name is glued onto ./litterbox/ unchecked, so
-`../secret.txt` escapes the litterbox. The lab keeps the bug to show that
-running the cat as an unprivileged user (garfield) lets the kernel stop the
-escape even though the code is wrong.
+DELIBERATELY VULNERABLE (the default mode): the name is glued onto
+./litterbox/ unchecked, so `../secret.txt` escapes the litterbox. The lab
+keeps the bug to show that running the cat as an unprivileged user
+(garfield) lets the kernel stop the escape even though the code is wrong.
 
-Opening a FIFO waits for a writer, by design: run the cat under a deadline.";
+Part 2b's modes (--mode):
+  vulnerable  the flaw above (default)
+  lexical     the original handout's check: absolute path, `..` removed on
+              paper, string-prefix test; still escapes through a sibling
+              such as ../litterbox_evil/x and through symbolic links
+  beneath     the kernel confines the open to the litterbox (openat2 with
+              RESOLVE_BENEATH) and only regular files are printed
+
+In the vulnerable and lexical modes, opening a FIFO waits for a writer, by
+design: run the cat under a deadline.";
 
 const EXIT_STATUS: &str = "\
 Exit status:
@@ -40,19 +50,45 @@ Exit status:
 /// vulnerable: `../` escapes).
 #[derive(Debug, Parser)]
 #[command(version, long_about = LONG_ABOUT, after_help = EXIT_STATUS)]
-struct Cli {}
+struct Cli {
+    /// How the name is kept inside the litterbox (see above).
+    #[arg(long, value_enum, default_value_t = Mode::Vulnerable)]
+    mode: Mode,
+}
+
+/// The command-line spelling of [`OpenMode`]; kept here so the library
+/// needs no command-line parser.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Mode {
+    Vulnerable,
+    Lexical,
+    Beneath,
+}
+
+impl From<Mode> for OpenMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Vulnerable => OpenMode::Vulnerable,
+            Mode::Lexical => OpenMode::Lexical,
+            Mode::Beneath => OpenMode::Beneath,
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    if let Err(error) = Cli::try_parse() {
-        // `--help` and `--version` also arrive here, with status 0.
-        let _ignored_if_stdout_is_gone = error.print();
-        return match error.exit_code() {
-            0 => ExitCode::SUCCESS,
-            _ => ExitCode::from(EXIT_USAGE),
-        };
-    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` also arrive here, with status 0.
+            let _ignored_if_stdout_is_gone = error.print();
+            return match error.exit_code() {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::from(EXIT_USAGE),
+            };
+        }
+    };
     let mut stdout = io::stdout().lock();
-    match cat_sandbox::run(io::stdin().lock(), &mut stdout, OpenMode::Vulnerable) {
+    match cat_sandbox::run(io::stdin().lock(), &mut stdout, cli.mode.into()) {
         Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             let _ignored_nowhere_left_to_report = writeln!(io::stderr(), "cat-sandbox: {error}");

@@ -50,6 +50,19 @@ pub enum Command {
         /// The lab file to check.
         file: PathBuf,
     },
+    /// Run the traversal corpus against every mode of the cat, as the files' owner and (as root)
+    /// as the confined user, and print the defense-in-depth table of Part 2b.
+    #[command(after_help = crate::depth::command::EXIT_CODES)]
+    Depth(crate::depth::DepthArgs),
+    /// Grade many submissions in parallel, each isolated in a slot of its own, and write a
+    /// gradebook (CSV) plus each submission's JSON, JUnit and text report.
+    #[command(after_help = crate::batch::EXIT_CODES)]
+    Batch(crate::batch::BatchArgs),
+    /// Grade the corpus of broken and hostile submissions with this grader and print the
+    /// reliability table (graded right, deadlines, processes and files left, bytes changed,
+    /// forged grades, memory).
+    #[command(after_help = crate::reliability::command::EXIT_CODES)]
+    Reliability(crate::reliability::command::ReliabilityArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +100,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Grade(args) => grade_command(args),
+        Command::Depth(args) => crate::depth::command::main(args),
+        Command::Batch(args) => crate::batch::main(args),
+        Command::Reliability(args) => crate::reliability::command::main(args),
         Command::CheckLab { file } => match Lab::load(&file) {
             Ok(lab) => {
                 println!(

@@ -34,6 +34,11 @@ pub struct Options {
     pub tool_path: Option<OsString>,
     /// Keep the scratch tree for debugging (its path is printed as a notice).
     pub keep_scratch: bool,
+    /// A batch slot: when set (and root), the run uses the slot's own users (`labowner-3`,
+    /// `garfield-3`), a group only those two share, and a lock of its own, so runs in other slots
+    /// go on at the same time and neither see nor disturb this one. None: the lab's users as they
+    /// are named, and the machine-wide lock.
+    pub slot: Option<u32>,
 }
 
 impl Options {
@@ -45,6 +50,7 @@ impl Options {
             vendor: None,
             tool_path: None,
             keep_scratch: false,
+            slot: None,
         }
     }
 }
@@ -97,6 +103,21 @@ pub enum GradeError {
     Random(String),
 }
 
+impl GradeError {
+    /// Whether the submission itself is why it could not be graded (missing, not a directory,
+    /// unreadable, too large), rather than the machine, the tools or the lab file. A batch shows
+    /// the first kind as the student's `error` and the second as an infrastructure failure.
+    pub fn blames_submission(&self) -> bool {
+        matches!(
+            self,
+            GradeError::Missing(_)
+                | GradeError::NotADirectory(_)
+                | GradeError::Unreadable { .. }
+                | GradeError::Scratch(ScratchError::TooLarge, _)
+        )
+    }
+}
+
 /// Prints how long each phase took to stderr when GRADER_TIMINGS is set (for benchmarks).
 struct Phases {
     on: bool,
@@ -131,28 +152,24 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     let mut notices = Vec::new();
 
     // Grading runs that share the lab's users must not overlap: each ends by killing every
-    // process of those users. The lock is held until this function returns.
+    // process of those users. The lock is held until this function returns. A batch slot has
+    // users and a lock of its own.
+    let slot = opts.slot.filter(|_| privileged);
     let _users_lock = if privileged {
-        Some(lock_users()?)
+        Some(lock_users(&users_lock_path(slot))?)
     } else {
         None
     };
+    let mut slot_gid = None;
     let (owners, mode) = if privileged {
-        let users = lab.users.as_ref().ok_or(GradeError::NoUsers)?;
-        for group in lab
-            .fixtures
-            .iter()
-            .filter_map(|f| f.group.as_ref())
-            .chain(&users.confined_groups)
-        {
-            privilege::ensure_group(group)?;
-        }
-        let owner = privilege::ensure_user(&users.owner, &[])?;
-        let groups: Vec<&str> = users.confined_groups.iter().map(String::as_str).collect();
-        let confined = privilege::ensure_user(&users.confined, &groups)?;
+        let users = ensure_users(lab, slot)?;
+        slot_gid = users.slot_gid;
+        let (owner, confined) = (users.owner, users.confined);
         // Leftovers of an earlier run that died would share the users' process limits.
         let _ = sandbox::kill_all_of_user(owner.uid);
         let _ = sandbox::kill_all_of_user(confined.uid);
+        // And files they left in /tmp and the like (see `sandbox::remove_files_of_users`).
+        let _ = sandbox::remove_files_of_users(&[owner.clone(), confined.clone()]);
         let mode = RunMode::Privileged {
             owner_user: owner.name.clone(),
             confined_user: confined.name.clone(),
@@ -194,7 +211,20 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     phases.done("network probe");
     let mut scratch = Scratch::create(&opts.scratch_parent, &owners)
         .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
-    let build = build_setup(lab, submission, opts, &scratch, &owners)?;
+    if let Some(gid) = slot_gid {
+        scratch
+            .confine_to_group(gid)
+            .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+    }
+    let build = build_setup(lab, submission, opts, &scratch, &owners, slot_gid)?;
+    // A slot's cache entry is opened to the slot's group for this run only (see `Cleanup`). Any
+    // root run closes its entry at the end too: the users are shared by every submission graded
+    // on this machine, and the next student's code must not read or change this one's build.
+    let cache_entry = (slot_gid.is_some() || owners.owner.is_some())
+        .then_some(build.target_dir.as_deref())
+        .flatten()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
     if let Some(dir) = &build.build_dir {
         scratch
             .use_build_dir(dir.clone(), &owners)
@@ -204,6 +234,7 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         scratch: &scratch,
         owners: &owners,
         keep: opts.keep_scratch,
+        cache_entry,
     };
     if opts.keep_scratch {
         notices.push(format!("Scratch tree kept at {}", scratch.root.display()));
@@ -355,11 +386,87 @@ fn run_one(
 /// each run uses, because they all share the lab's users.
 pub const USERS_LOCK: &str = "/tmp/ipc-lab-grader.lock";
 
-/// Takes the machine-wide lock of the lab's users, waiting for another grading run to finish.
+/// The lock a run takes: the machine-wide one, or its batch slot's own (slot runs have users of
+/// their own, so they only wait for an earlier run in the same slot).
+pub fn users_lock_path(slot: Option<u32>) -> PathBuf {
+    match slot {
+        None => PathBuf::from(USERS_LOCK),
+        Some(n) => PathBuf::from(format!("/tmp/ipc-lab-grader-slot-{n}.lock")),
+    }
+}
+
+/// The names a run's users have: the lab's own, or, in batch slot `n`, the same names with `-n`
+/// appended, plus a group `ipc-lab-slot-n` that only the slot's two users are members of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNames {
+    pub owner: String,
+    pub confined: String,
+    pub slot_group: Option<String>,
+}
+
+impl UserNames {
+    pub fn of(users: &crate::lab::Users, slot: Option<u32>) -> UserNames {
+        match slot {
+            None => UserNames {
+                owner: users.owner.clone(),
+                confined: users.confined.clone(),
+                slot_group: None,
+            },
+            Some(n) => UserNames {
+                owner: format!("{}-{n}", users.owner),
+                confined: format!("{}-{n}", users.confined),
+                slot_group: Some(format!("ipc-lab-slot-{n}")),
+            },
+        }
+    }
+}
+
+/// The users one run's student code runs as, found or made.
+#[derive(Debug, Clone)]
+pub struct RunUsers {
+    pub owner: Identity,
+    pub confined: Identity,
+    /// The slot's own group, in a batch slot.
+    pub slot_gid: Option<u32>,
+}
+
+/// As root: finds or creates the groups and users a run needs (see [`UserNames`]). A batch calls
+/// it for every slot before it starts grading, so that parallel runs never race `useradd`.
+pub fn ensure_users(lab: &Lab, slot: Option<u32>) -> Result<RunUsers, GradeError> {
+    let users = lab.users.as_ref().ok_or(GradeError::NoUsers)?;
+    for group in lab
+        .fixtures
+        .iter()
+        .filter_map(|f| f.group.as_ref())
+        .chain(&users.confined_groups)
+    {
+        privilege::ensure_group(group)?;
+    }
+    let names = UserNames::of(users, slot);
+    let mut owner_groups: Vec<&str> = Vec::new();
+    let mut confined_groups: Vec<&str> = users.confined_groups.iter().map(String::as_str).collect();
+    let slot_gid = match &names.slot_group {
+        Some(group) => {
+            owner_groups.push(group);
+            confined_groups.push(group);
+            Some(privilege::ensure_group(group)?)
+        }
+        None => None,
+    };
+    let owner = privilege::ensure_user(&names.owner, &owner_groups)?;
+    let confined = privilege::ensure_user(&names.confined, &confined_groups)?;
+    Ok(RunUsers {
+        owner,
+        confined,
+        slot_gid,
+    })
+}
+
+/// Takes a users lock (see [`users_lock_path`]), waiting for another grading run to finish.
 /// The file must be root's own: one planted by someone else is replaced, never trusted.
-fn lock_users() -> Result<std::fs::File, GradeError> {
+fn lock_users(path: &Path) -> Result<std::fs::File, GradeError> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let path = PathBuf::from(USERS_LOCK);
+    let path = path.to_path_buf();
     let err = |source| GradeError::Cache {
         path: path.clone(),
         source,
@@ -496,6 +603,7 @@ fn build_setup(
     opts: &Options,
     scratch: &Scratch,
     owners: &Owners,
+    slot_gid: Option<u32>,
 ) -> Result<BuildSetup, GradeError> {
     let Some(build) = &lab.build else {
         return Ok(BuildSetup::default());
@@ -537,11 +645,27 @@ fn build_setup(
         }
         std::fs::set_permissions(&opts.cache_dir, std::fs::Permissions::from_mode(0o711))
             .map_err(cache_err(&opts.cache_dir))?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
+        // In a batch slot the entry is open to the slot's group only, so a submission graded in
+        // another slot at the same time cannot reach this one's build output.
+        let mode = match slot_gid {
+            Some(gid) => {
+                std::os::unix::fs::lchown(&dir, Some(0), Some(gid)).map_err(cache_err(&dir))?;
+                0o750
+            }
+            None => 0o755,
+        };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
             .map_err(cache_err(&dir))?;
         let target = dir.join("target");
         match std::fs::symlink_metadata(&target) {
             Ok(m) if m.is_dir() && m.uid() == owner.uid => {}
+            // Only the grader makes entries in the root-owned `dir`, so a target directory of
+            // another uid is this submission's own, built in another batch slot: hand it over
+            // rather than rebuild.
+            Ok(m) if m.is_dir() && slot_gid.is_some() => {
+                crate::scratch::hand_over_tree(&target, owner)
+                    .map_err(|e| GradeError::Scratch(e, opts.cache_dir.clone()))?;
+            }
             Ok(_) => {
                 // Made by another user or not a directory: never reuse what we cannot trust.
                 let _ = std::fs::remove_dir_all(&target).or_else(|_| std::fs::remove_file(&target));
@@ -580,10 +704,14 @@ fn create_owned_dir(dir: &Path, owner: &Identity) -> std::io::Result<()> {
 }
 
 /// Kills every process of the lab's users and removes the scratch tree, whatever happened.
+/// In a batch slot it also closes the submission's cache entry to everyone but root, so a later
+/// run in the same slot (the same users, another student) cannot write into this one's build
+/// output.
 struct Cleanup<'a> {
     scratch: &'a Scratch,
     owners: &'a Owners,
     keep: bool,
+    cache_entry: Option<PathBuf>,
 }
 
 impl Drop for Cleanup<'_> {
@@ -594,8 +722,20 @@ impl Drop for Cleanup<'_> {
         {
             let _ = sandbox::kill_all_of_user(id.uid);
         }
+        // With none of their processes left, what they wrote outside the scratch tree goes too,
+        // before any report is written (a planted file cannot stand in for one).
+        let users: Vec<Identity> = [&self.owners.owner, &self.owners.confined]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        let _ = sandbox::remove_files_of_users(&users);
         if !self.keep {
             let _ = self.scratch.remove(self.owners);
+        }
+        if let Some(dir) = &self.cache_entry {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         }
     }
 }

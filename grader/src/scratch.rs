@@ -12,6 +12,9 @@
 //!     secret.txt       owner 0600  (from the lab's [[fixtures]])
 //!     litterbox/       garfield:users 0775
 //! ```
+//!
+//! In a batch slot (see `grade::Options::slot`) the root is `root:<slot group> 0710` instead, so
+//! only that slot's two users can walk into it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -121,6 +124,15 @@ impl Scratch {
         Ok(scratch)
     }
 
+    /// Closes the tree to everyone but root and the members of `gid`: a batch slot's own group,
+    /// which only that slot's two users are in. Users of other slots (the same lab's users under
+    /// other numbers) then cannot even walk into it, though they know the fixtures' names.
+    pub fn confine_to_group(&self, gid: u32) -> Result<(), ScratchError> {
+        std::os::unix::fs::lchown(&self.root, None, Some(gid))
+            .map_err(io_err("change the group of", &self.root))?;
+        chmod(&self.root, 0o710)
+    }
+
     /// Copies the submission into `build/`: regular files (without setuid/setgid bits),
     /// directories, and links as links (never followed); FIFOs and devices are left out.
     /// When root, the copy is given to the owner user so the build can write in it.
@@ -208,6 +220,34 @@ impl Scratch {
         }
         fs::remove_dir_all(&self.root).map_err(io_err("remove", &self.root))
     }
+}
+
+/// Gives a whole tree to `owner` (links themselves, never their targets). A batch uses it when a
+/// submission's cached build output was last written by another slot's owner user.
+pub fn hand_over_tree(path: &Path, owner: &Identity) -> Result<(), ScratchError> {
+    chown(path, owner.uid, owner.gid)?;
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        for entry in fs::read_dir(path).map_err(io_err("read directory", path))? {
+            let entry = entry.map_err(io_err("read directory", path))?;
+            hand_over_tree(&entry.path(), owner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes whatever is under `dir` (and `dir` itself), even trees a killed grading run left
+/// behind owned by the lab's users with read-only directories: they are taken back and opened up
+/// first, so root needs no CAP_DAC_OVERRIDE. Best effort; says whether `dir` is gone.
+pub fn remove_leftovers(dir: &Path) -> bool {
+    if fs::symlink_metadata(dir).is_err() {
+        return true;
+    }
+    if nix::unistd::geteuid().is_root() {
+        take_back(dir);
+    }
+    open_up(dir);
+    let _ = fs::remove_dir_all(dir);
+    fs::symlink_metadata(dir).is_err()
 }
 
 /// Best effort: make every directory writable by its owner so removal can proceed.

@@ -4,7 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,6 +53,17 @@ impl Lab {
         self.chmod(relative, mode);
     }
 
+    /// Makes a directory `relative` (inside the lab), searchable by all.
+    pub fn mkdir(&self, relative: &str) {
+        fs::create_dir(self.root().join(relative)).expect("create lab directory");
+        self.chmod(relative, 0o755);
+    }
+
+    /// Makes `relative` a symbolic link to `target` (taken as written).
+    pub fn link(&self, relative: &str, target: &str) {
+        symlink(target, self.root().join(relative)).expect("create lab link");
+    }
+
     pub fn chmod(&self, relative: &str, mode: u32) {
         fs::set_permissions(self.root().join(relative), fs::Permissions::from_mode(mode))
             .expect("chmod lab file");
@@ -61,6 +72,13 @@ impl Lab {
     /// The cat, started in the lab with an empty environment.
     pub fn cat(&self) -> assert_cmd::Command {
         assert_cmd::Command::from_std(self.std_cat())
+    }
+
+    /// The cat started with `--mode <mode>`.
+    pub fn cat_in(&self, mode: &str) -> assert_cmd::Command {
+        let mut command = self.cat();
+        command.args(["--mode", mode]);
+        command
     }
 
     /// The cat as uid/gid [`NOBODY`]; only root may ask for this.

@@ -102,11 +102,20 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
             let log = error_excerpt(&stderr, &stdout);
             let hint = missing_crate(&stderr)
                 .map(|krate| offline_crate_hint(&krate, ctx.build.vendor.as_deref()))
+                .or_else(|| {
+                    missing_bin(&stderr).map(|bin| {
+                        format!(
+                            "Cargo found no binary named `{bin}`, and the grader runs `{shown_command}`. Keep the package and binary names of the starter: a `[[bin]]` section with another name, or a renamed package, changes them."
+                        )
+                    })
+                })
+                .or_else(|| super::limits::limit_hint(&outcome.output, Some(ending)))
                 .or_else(|| check.hint.clone());
             let summary = match ending {
                 Ending::TimedOut => format!(
-                    "`{shown_command}` did not finish within {} s",
-                    check.timeout.as_secs()
+                    "`{shown_command}` did not finish within {} s{}",
+                    check.timeout.as_secs(),
+                    super::limits::at_deadline(&outcome)
                 ),
                 other => format!(
                     "`{shown_command}` failed: it {}",
@@ -229,7 +238,20 @@ pub fn error_excerpt(stderr: &str, stdout: &str) -> String {
 
 /// The crate cargo could not find offline, from its resolver message.
 pub fn missing_crate(stderr: &str) -> Option<String> {
-    let marker = "no matching package named `";
+    // Cargo up to 1.8x says "no matching package named `x` found"; later versions say "no
+    // matching package found" and name it on a line of its own.
+    ["no matching package named `", "searched package name: `"]
+        .iter()
+        .find_map(|marker| {
+            let start = stderr.find(marker)? + marker.len();
+            let end = stderr[start..].find('`')?;
+            Some(stderr[start..start + end].to_string())
+        })
+}
+
+/// The binary cargo was asked to build but the workspace does not have, from its error.
+pub fn missing_bin(stderr: &str) -> Option<String> {
+    let marker = "no bin target named `";
     let start = stderr.find(marker)? + marker.len();
     let end = stderr[start..].find('`')?;
     Some(stderr[start..start + end].to_string())
@@ -278,6 +300,10 @@ mod tests {
         let err = "error: no matching package named `rand` found\nlocation searched: directory source `/opt/v`";
         assert_eq!(missing_crate(err).as_deref(), Some("rand"));
         assert_eq!(missing_crate("error[E0425]: cannot find value"), None);
+        let newer = "error: no matching package found\nsearched package name: `rand`\nperhaps you meant:      errno";
+        assert_eq!(missing_crate(newer).as_deref(), Some("rand"));
+        let err = "error: no bin target named `listener` in default-run packages\nhelp: available bin targets:\n    listen\n";
+        assert_eq!(missing_bin(err).as_deref(), Some("listener"));
     }
 
     #[test]

@@ -13,19 +13,11 @@ use crate::model::Evidence;
 use crate::sandbox::{Ending, Outcome, Readiness, Running, Stdin};
 
 use super::compare::{describe_ending, has_line, lossy};
-use super::{Context, Verdict, hint_for};
+use super::{Context, Verdict, hint_for, limits};
 
 fn start(ctx: &Context<'_>, program: &str, check: &Check) -> Result<Running, Box<Verdict>> {
     let spec = ctx.program_spec(program, Role::Owner, Stdin::Null, check.timeout);
-    Running::spawn(spec).map_err(|e| {
-        Box::new(Verdict::fail(
-            e.to_string(),
-            Evidence {
-                hint: check.hint.clone(),
-                ..Evidence::default()
-            },
-        ))
-    })
+    Running::spawn(spec).map_err(|e| Box::new(limits::could_not_start(&e, check.hint.clone())))
 }
 
 fn output_text(outcome_out: &crate::sandbox::Output) -> String {
@@ -47,14 +39,22 @@ fn ended_early(
         format!("it {} before it caught {}", describe_ending(ending), names(waited_for)),
         Evidence {
             actual: Some(output_text(out)),
-            hint: Some(match ending {
+            hint: Some(limits::limit_hint(out, Some(ending)).unwrap_or_else(|| match ending {
                 Ending::Signaled(_) => "The listener crashed while starting. Run it by hand in the image to see why.".to_string(),
                 _ => "The listener must keep running until a signal arrives: install the handlers, print the PID, then wait (signal-hook's `forever()`, or pause() in C).".to_string(),
-            }),
+            })),
             ..Evidence::default()
         },
     )
     .with_fallback_hint(check)
+}
+
+/// The first line of `text` holding `word` as a whole word (not inside a longer number).
+fn line_with_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    text.lines().find(|line| {
+        line.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|token| token == word)
+    })
 }
 
 fn names(signals: &[Signal]) -> String {
@@ -131,6 +131,11 @@ pub fn pid(
         Some("That is the grader's PID, the listener's parent: print the listener's own PID (std::process::id(), getpid()), not the parent's.".to_string())
     } else if has_line(&lossy(&outcome.output.stderr), &want) {
         Some("The PID line went to stderr: print it on stdout.".to_string())
+    } else if let Some(line) = line_with_word(&stdout, &pid.to_string()) {
+        Some(format!(
+            "The PID is right but the line is not: it reads `{}`, and it must read exactly `{want}` (letter case, spaces and the colon count).",
+            line.trim_end()
+        ))
     } else if stdout.trim().is_empty() && ending_signal.is_none() {
         Some("Nothing was printed, and no handler was installed to end the listener cleanly: print the PID line, flush it, and catch SIGINT/SIGUSR1.".to_string())
     } else {
@@ -224,16 +229,20 @@ fn judge_signal_outcome(
     if outcome.ending == Ending::TimedOut {
         return Verdict::fail(
             format!(
-                "still running {:.1} s after {}",
+                "still running {:.1} s after {}{}",
                 ctx.lab.defaults.exit_timeout.as_secs_f64(),
-                signal.as_str()
+                signal.as_str(),
+                limits::at_deadline(outcome)
             ),
             evidence(
                 expect_line.map_or_else(|| "the program exits".to_string(), str::to_string),
                 output_text(&outcome.output),
-                Some(format!(
-                    "After handling {} the listener must exit (return from main, or std::process::exit), not go back to waiting.",
-                    signal.as_str()
+                Some(limits::deadline_hint(
+                    outcome,
+                    &format!(
+                        "After handling {} the listener must exit (return from main, or std::process::exit), not go back to waiting.",
+                        signal.as_str()
+                    ),
                 )),
             ),
         );
@@ -316,7 +325,7 @@ pub fn idle(
             ),
             Evidence {
                 actual: Some(output_text(&out)),
-                hint: check.hint.clone(),
+                hint: hint_for(check, &out, Some(ending)),
                 ..Evidence::default()
             },
         );

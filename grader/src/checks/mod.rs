@@ -5,8 +5,10 @@
 mod build;
 pub mod compare;
 mod files;
+mod limits;
 mod listener;
 mod pipe;
+mod traversal;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -203,16 +205,36 @@ pub fn run(check: &Check, ctx: &Context<'_>) -> Verdict {
                 forbid,
             },
         ),
+        CheckKind::Traversal {
+            program,
+            corpus,
+            expect_mode,
+            run_as,
+            race_runs,
+            cases,
+        } => traversal::run(
+            ctx,
+            check,
+            traversal::TraversalCheck {
+                program,
+                corpus,
+                expect_mode,
+                run_as: *run_as,
+                race_runs: *race_runs,
+                cases,
+            },
+        ),
     }
 }
 
-/// The hint for a failure: the first matching conditional hint, else the check's own.
+/// The hint for a failure: a limit of the sandbox the program ran into (no lab file can know
+/// those), else the first matching conditional hint, else the check's own.
 fn hint_for(
     check: &Check,
     output: &crate::sandbox::Output,
     ending: Option<crate::sandbox::Ending>,
 ) -> Option<String> {
-    compare::pick_hint(&check.hints, output, ending)
-        .map(str::to_string)
+    limits::limit_hint(output, ending)
+        .or_else(|| compare::pick_hint(&check.hints, output, ending).map(str::to_string))
         .or_else(|| check.hint.clone())
 }

@@ -7,7 +7,7 @@ use crate::model::Evidence;
 use crate::sandbox::{self, Ending, Stdin};
 
 use super::compare::{describe_ending, lossy, normalise};
-use super::{Context, Verdict, hint_for};
+use super::{Context, Verdict, hint_for, limits};
 
 #[derive(Debug)]
 pub struct PipeCheck<'a> {
@@ -34,15 +34,7 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
     );
     let outcome = match sandbox::run(spec) {
         Ok(o) => o,
-        Err(e) => {
-            return Verdict::fail(
-                e.to_string(),
-                Evidence {
-                    hint: check.hint.clone(),
-                    ..Evidence::default()
-                },
-            );
-        }
+        Err(e) => return limits::could_not_start(&e, check.hint.clone()),
     };
     let who = match (p.run_as, ctx.identity(p.run_as)) {
         (Role::Confined, Some(id)) => format!(" (as {})", id.name),
@@ -100,9 +92,16 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
     match outcome.ending {
         Ending::TimedOut => {
             return fail(
-                format!("it did not finish within {:.1} s{who}; stdin was closed after the name", check.timeout.as_secs_f64()),
+                format!(
+                    "it did not finish within {:.1} s{who}; stdin was closed after the name{}",
+                    check.timeout.as_secs_f64(),
+                    limits::at_deadline(&outcome)
+                ),
                 None,
-                Some("Read the name until end of input, print, and exit. A program that waits for more input, or opens something that blocks (a FIFO), never ends.".to_string()),
+                Some(limits::deadline_hint(
+                    &outcome,
+                    "Read the name until end of input, print, and exit. A program that waits for more input, or opens something that blocks (a FIFO), never ends.",
+                )),
             );
         }
         Ending::Signaled(sig) => {
@@ -110,8 +109,12 @@ pub fn run(ctx: &Context<'_>, check: &Check, p: PipeCheck<'_>) -> Verdict {
                 format!("it crashed{who}: killed by {}", sig.as_str()),
                 None,
                 Some(
-                    "A crash is never a MEOW: catch the error and print a MEOW line instead."
-                        .to_string(),
+                    limits::limit_hint(&outcome.output, Some(outcome.ending)).unwrap_or_else(
+                        || {
+                            "A crash is never a MEOW: catch the error and print a MEOW line instead."
+                                .to_string()
+                        },
+                    ),
                 ),
             );
         }

@@ -154,6 +154,18 @@ pub enum CheckKind {
         expect_stdout_starts_with: Option<String>,
         forbid: Vec<String>,
     },
+    /// Run the program on every case of a traversal corpus (Part 2b) and require the outcomes the
+    /// corpus lists for `expect_mode`; race cases run `race_runs` times (0 leaves them out).
+    Traversal {
+        program: String,
+        /// The corpus file, relative to the lab file (`traversal.toml`: also built in).
+        corpus: String,
+        expect_mode: String,
+        run_as: Role,
+        race_runs: usize,
+        /// Only these case ids; empty means every case.
+        cases: Vec<String>,
+    },
 }
 
 impl CheckKind {
@@ -169,6 +181,7 @@ impl CheckKind {
             CheckKind::Signal { .. } => "signal",
             CheckKind::Idle { .. } => "idle",
             CheckKind::Pipe { .. } => "pipe",
+            CheckKind::Traversal { .. } => "traversal",
         }
     }
 
@@ -178,7 +191,8 @@ impl CheckKind {
             CheckKind::ListenerPid { program, .. }
             | CheckKind::Signal { program, .. }
             | CheckKind::Idle { program, .. }
-            | CheckKind::Pipe { program, .. } => Some(program),
+            | CheckKind::Pipe { program, .. }
+            | CheckKind::Traversal { program, .. } => Some(program),
             _ => None,
         }
     }
@@ -188,6 +202,9 @@ impl CheckKind {
         matches!(
             self,
             CheckKind::Pipe {
+                run_as: Role::Confined,
+                ..
+            } | CheckKind::Traversal {
                 run_as: Role::Confined,
                 ..
             }

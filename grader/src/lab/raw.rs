@@ -116,6 +116,10 @@ pub struct RawCheck {
     pub expect_stdout: Option<S<String>>,
     pub expect_stdout_starts_with: Option<S<String>>,
     pub forbid: Option<S<Vec<String>>>,
+    pub corpus: Option<S<String>>,
+    pub expect_mode: Option<S<String>>,
+    pub race_runs: Option<S<i64>>,
+    pub cases: Option<S<Vec<String>>>,
 }
 
 /// A conditional hint: shown for a failed check when every condition given holds.

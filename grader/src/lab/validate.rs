@@ -23,6 +23,7 @@ const KINDS: &[&str] = &[
     "signal",
     "idle",
     "pipe",
+    "traversal",
 ];
 
 /// Collects problems against the source text, so spans become line and column numbers.
@@ -457,6 +458,14 @@ fn allowed_keys(kind: &str) -> &'static [&'static str] {
             "expect_stdout_starts_with",
             "forbid",
         ],
+        "traversal" => &[
+            "program",
+            "corpus",
+            "expect_mode",
+            "run_as",
+            "race_runs",
+            "cases",
+        ],
         _ => &[],
     }
 }
@@ -485,7 +494,11 @@ fn present_keys(c: &RawCheck) -> Vec<(&'static str, Range<usize>)> {
         run_as,
         expect_stdout,
         expect_stdout_starts_with,
-        forbid
+        forbid,
+        corpus,
+        expect_mode,
+        race_runs,
+        cases
     );
     keys
 }
@@ -800,6 +813,71 @@ fn check(
                 expect_stdout,
                 expect_stdout_starts_with,
                 forbid,
+            }
+        }
+        "traversal" => {
+            let run_as = c
+                .run_as
+                .as_ref()
+                .map_or(Role::Owner, |r| role(p, r, users.is_some()));
+            let corpus = match &c.corpus {
+                Some(v) if inside_path(v.get_ref()) => v.get_ref().clone(),
+                Some(v) => {
+                    p.at(
+                        v.span(),
+                        format!(
+                            "corpus `{}` must be a path next to the lab file",
+                            v.get_ref()
+                        ),
+                        "write a relative path without `..`, e.g. \"traversal.toml\"",
+                    );
+                    v.get_ref().clone()
+                }
+                None => {
+                    missing(p, "corpus");
+                    String::new()
+                }
+            };
+            let expect_mode = match &c.expect_mode {
+                Some(v) if !v.get_ref().trim().is_empty() => v.get_ref().clone(),
+                Some(v) => {
+                    p.at(
+                        v.span(),
+                        "`expect_mode` is empty",
+                        "name the corpus mode whose expectations apply, e.g. \"beneath\"",
+                    );
+                    String::new()
+                }
+                None => {
+                    missing(p, "expect_mode");
+                    String::new()
+                }
+            };
+            let race_runs = match &c.race_runs {
+                None => 100,
+                Some(v) => usize::try_from(*v.get_ref())
+                    .ok()
+                    .filter(|n| *n <= 100_000)
+                    .unwrap_or_else(|| {
+                        p.at(
+                            v.span(),
+                            format!("race_runs {} is out of range", v.get_ref()),
+                            "write 0 (leave race cases out) up to 100000",
+                        );
+                        0
+                    }),
+            };
+            let cases = match &c.cases {
+                None => Vec::new(),
+                Some(_) => string_list(p, &c.cases, "cases"),
+            };
+            CheckKind::Traversal {
+                program: program(p),
+                corpus,
+                expect_mode,
+                run_as,
+                race_runs,
+                cases,
             }
         }
         _ => return None,

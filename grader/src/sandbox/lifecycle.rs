@@ -106,6 +106,8 @@ impl Running {
         let at = Instant::now();
         let pid = Pid::from_raw(self.pid);
         if timed_out {
+            // Looked at before the kill: afterwards there is nothing left to look at.
+            self.at_deadline = super::Activity::of(self.pid);
             let _ = signal::kill(pid, Signal::SIGKILL);
             // Its children are handed to the grader (a subreaper) only once it is dead; a sweep
             // before that would miss one that left the session and still had it as parent.
@@ -156,6 +158,7 @@ impl Running {
             ending,
             output: self.capture.take_output(),
             elapsed,
+            at_deadline: self.at_deadline.take(),
         }
     }
 }

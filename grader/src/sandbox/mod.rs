@@ -11,10 +11,13 @@
 // How it is built: `spawn` starts the child (see `spawn.rs` for what the child does to itself
 // before exec); `capture` moves the pipe bytes; `lifecycle` waits on one `poll` over the pipes and
 // a pidfd and ends runs; `sweep` kills and reaps whatever a run left; `readiness` reads signal
-// dispositions; `procfs` parses /proc. Nothing here sleeps blindly: every wait is a `poll` bounded
-// by the nearest deadline.
+// dispositions; `procfs` parses /proc; `activity` says what a process killed at its deadline was
+// doing; `leftovers` finds and removes files the lab's users left in shared writable directories.
+// Nothing here sleeps blindly: every wait is a `poll` bounded by the nearest deadline.
 
+mod activity;
 mod capture;
+mod leftovers;
 mod lifecycle;
 mod procfs;
 mod readiness;
@@ -31,6 +34,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use capture::Capture;
+
+pub use activity::{Activity, Doing};
+pub use leftovers::{SHARED_WRITABLE, files_of_users, remove_files_of_users};
 
 pub use nix::sys::signal::Signal;
 
@@ -111,6 +117,9 @@ pub struct Outcome {
     pub ending: Ending,
     pub output: Output,
     pub elapsed: Duration,
+    /// When the run was killed at a deadline: what its main process was doing just before, so a
+    /// report can say "blocked opening a FIFO" instead of only "timed out".
+    pub at_deadline: Option<Activity>,
 }
 
 /// Result of waiting for a program to catch signals.
@@ -145,6 +154,21 @@ pub enum SandboxError {
     },
 }
 
+impl SandboxError {
+    /// Whether the program could not start because its user already has as many processes as
+    /// RLIMIT_NPROC allows (the kernel answers EAGAIN): another run of the same user forks
+    /// without end.
+    pub fn hit_process_limit(&self) -> bool {
+        match self {
+            SandboxError::Spawn { source, .. } => {
+                source.kind() == std::io::ErrorKind::WouldBlock
+                    || source.raw_os_error() == Some(nix::libc::EAGAIN)
+            }
+            SandboxError::Io { .. } => false,
+        }
+    }
+}
+
 /// A started program. Dropping it kills and reaps everything the run started.
 ///
 /// The parent-death signal of the child is tied to the *thread* that spawned it: keep a
@@ -162,6 +186,8 @@ pub struct Running {
     deadline: Instant,
     /// Set once the main process ended (or was killed) and the rest of the run was cleaned up.
     end: Option<(Ending, Duration)>,
+    /// What the main process was doing when a deadline killed it.
+    at_deadline: Option<Activity>,
 }
 
 impl Running {
@@ -180,6 +206,7 @@ impl Running {
             started,
             deadline: started + spec.deadline,
             end: None,
+            at_deadline: None,
         })
     }
 
@@ -188,7 +215,9 @@ impl Running {
     }
 
     /// Waits (pumping output, never sleeping blindly past the deadline) until every signal in
-    /// `signals` is caught, the process ends, or `within` passes.
+    /// `signals` is caught, the process ends, or `within` passes. Once they are caught it also
+    /// gives the main thread up to 250 ms to go to sleep in its wait (see `readiness`), so a
+    /// signal sent next cannot land between the handler's installation and a `pause()`.
     pub fn wait_for_caught(&mut self, signals: &[Signal], within: Duration) -> Readiness {
         readiness::wait_for_caught(self, signals, within)
     }

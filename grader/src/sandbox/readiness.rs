@@ -30,9 +30,9 @@ pub(super) fn wait_for_caught(
         let status = procfs::status(run.pid).unwrap_or_default();
         let caught = procfs::signal_mask(&status, "SigCgt").unwrap_or(0);
         if caught & wanted == wanted {
-            return Readiness::Ready {
-                after: run.started.elapsed(),
-            };
+            let after = run.started.elapsed();
+            settle(run, until);
+            return Readiness::Ready { after };
         }
         let now = Instant::now();
         if now >= until {
@@ -49,6 +49,29 @@ pub(super) fn wait_for_caught(
         };
         if let Some(ending) = run.wait_until(until.min(now + gap)) {
             return Readiness::Ended(ending);
+        }
+    }
+}
+
+/// Once its handlers are installed a program still has to reach its wait (pause(), a blocking
+/// read). A signal that lands in between runs the handler before the wait begins, and a `pause()`
+/// entered afterwards sleeps for ever: the classic race of C listeners, which a person typing
+/// `kill` never hits but a tester firing within a millisecond sometimes does. So the signal waits,
+/// briefly, until the main thread sleeps in the kernel; a program that never sleeps (a busy loop)
+/// gets it after `SETTLE` anyway.
+const SETTLE: Duration = Duration::from_millis(250);
+
+fn settle(run: &mut Running, until: Instant) {
+    let until = until.min(Instant::now() + SETTLE);
+    loop {
+        if run.end.is_some()
+            || procfs::stat(run.pid).is_some_and(|stat| matches!(stat.state, b'S' | b'D'))
+        {
+            return;
+        }
+        let now = Instant::now();
+        if now >= until || run.wait_until(until.min(now + LOOK_EVERY)).is_some() {
+            return;
         }
     }
 }

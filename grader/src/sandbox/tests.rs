@@ -615,3 +615,29 @@ fn measure_sandbox_costs() {
         sweep.elapsed().as_secs_f64() * 1e3
     );
 }
+
+#[test]
+fn a_run_killed_at_its_deadline_says_what_it_was_doing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let fifo = fifo.display().to_string();
+    for (program, args, want) in [
+        ("/bin/cat", vec![fifo.as_str()], Doing::OpeningFifo),
+        ("/bin/sleep", vec!["1000"], Doing::Sleeping),
+        ("/bin/sh", vec!["-c", "while :; do :; done"], Doing::Running),
+    ] {
+        let mut spec = spec(program, &args);
+        spec.deadline = Duration::from_millis(300);
+        let outcome = run(spec).expect("spawn");
+        assert_eq!(outcome.ending, Ending::TimedOut);
+        let activity = outcome.at_deadline.expect("looked at before the kill");
+        assert_eq!(activity.doing(), want, "{program}: {activity:?}");
+        eprintln!(
+            "measured: {program} at its deadline: {}",
+            activity.describe()
+        );
+    }
+    let finished = run(spec("/bin/true", &[])).expect("spawn");
+    assert_eq!(finished.at_deadline, None);
+}

@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+pub mod handout;
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }

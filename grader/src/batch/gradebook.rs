@@ -1,0 +1,146 @@
+//! The gradebook: one CSV row per submission, in the order the batch was given them.
+//!
+//! Columns: `student, directory, status, score, max`, one column per part of the lab (its points),
+//! then `grader_version, lab_hash, seconds, detail`. A part whose id is already a column name is
+//! written `part:<id>`. Fields are quoted as RFC 4180 says; text fields that a spreadsheet would
+//! run as a formula (starting `=`, `+`, `@`) get a leading `'`. This module only formats: the
+//! file is written with `report::write_atomically`, so a reader never sees half a gradebook.
+
+use std::borrow::Cow;
+
+use super::row::Row;
+use crate::model::format_points;
+
+const FIRST: [&str; 5] = ["student", "directory", "status", "score", "max"];
+const LAST: [&str; 4] = ["grader_version", "lab_hash", "seconds", "detail"];
+
+/// The whole CSV text for `rows`, with one column per part id in `parts` (lab order).
+pub fn render(parts: &[String], rows: &[Row]) -> String {
+    let mut out = String::new();
+    let mut header: Vec<String> = FIRST.iter().map(|s| (*s).to_string()).collect();
+    for id in parts {
+        let taken = FIRST.contains(&id.as_str()) || LAST.contains(&id.as_str());
+        header.push(if taken {
+            format!("part:{id}")
+        } else {
+            id.clone()
+        });
+    }
+    header.extend(LAST.iter().map(|s| (*s).to_string()));
+    push_line(&mut out, header.iter().map(|h| field(h)));
+
+    for row in rows {
+        let number = |n: Option<f64>| n.map(format_points).unwrap_or_default();
+        let mut cells: Vec<String> = vec![
+            text(&row.student),
+            text(&row.dir.display().to_string()),
+            row.status.label().to_string(),
+            number(row.score),
+            number(row.max),
+        ];
+        for id in parts {
+            // A row that has a score has every part (0 when the report had no check in it).
+            let points = row.parts.get(id).copied().or(row.score.map(|_| 0.0));
+            cells.push(number(points));
+        }
+        cells.push(text(&row.grader_version));
+        cells.push(text(&row.lab_digest));
+        cells.push(row.seconds.map(|s| format!("{s:.2}")).unwrap_or_default());
+        cells.push(text(&one_line(&row.detail)));
+        push_line(&mut out, cells.iter().map(|c| field(c)));
+    }
+    out
+}
+
+fn push_line<'a>(out: &mut String, cells: impl Iterator<Item = Cow<'a, str>>) {
+    let mut first = true;
+    for cell in cells {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(&cell);
+    }
+    out.push_str("\r\n");
+}
+
+/// A message on one line (`why\n  fix: ...` -> `why; fix: ...`): one row stays one line.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A text cell that a spreadsheet will not run as a formula.
+fn text(value: &str) -> String {
+    if value.starts_with(['=', '+', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// One CSV field: quoted when it holds a comma, a quote, a line break or edge spaces.
+fn field(value: &str) -> Cow<'_, str> {
+    let needs_quotes =
+        value.contains([',', '"', '\n', '\r']) || value.starts_with(' ') || value.ends_with(' ');
+    if needs_quotes {
+        Cow::Owned(format!("\"{}\"", value.replace('"', "\"\"")))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::row::RowStatus;
+    use std::path::Path;
+
+    #[test]
+    fn batch_csv_fields_are_escaped() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a,b"), "\"a,b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("two\nlines"), "\"two\nlines\"");
+        assert_eq!(field(" pad"), "\" pad\"");
+        assert_eq!(text("=cmd()"), "'=cmd()");
+        assert_eq!(text("-1"), "-1");
+    }
+
+    #[test]
+    fn batch_gradebook_has_part_columns_and_blank_scores_for_errors() {
+        let parts = vec!["submission".to_string(), "part1".to_string()];
+        assert!(render(&["status".to_string()], &[]).contains(",part:status,"));
+        let mut good = Row::pending("alice", Path::new("subs/alice"));
+        good.status = RowStatus::Graded;
+        good.score = Some(12.5);
+        good.max = Some(15.0);
+        good.parts.insert("submission".into(), 5.0);
+        good.parts.insert("part1".into(), 7.5);
+        good.grader_version = "0.1.0".into();
+        good.lab_digest = "abcd".into();
+        good.seconds = Some(1.234);
+        good.detail = "GRADE: 12.5/15 (83.33%)".into();
+        let mut bad = Row::pending("bob, jr", Path::new("subs/bob"));
+        bad.status = RowStatus::Error;
+        bad.detail = "the submission directory subs/bob does not exist\n  fix: give the path".into();
+        let csv = render(&parts, &[good, bad]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "student,directory,status,score,max,submission,part1,grader_version,lab_hash,seconds,detail"
+        );
+        assert_eq!(
+            lines[1],
+            "alice,subs/alice,graded,12.5,15,5,7.5,0.1.0,abcd,1.23,GRADE: 12.5/15 (83.33%)"
+        );
+        assert_eq!(
+            lines[2],
+            "\"bob, jr\",subs/bob,error,,,,,,,,the submission directory subs/bob does not exist; fix: give the path"
+        );
+        assert_eq!(lines[3], "");
+    }
+}

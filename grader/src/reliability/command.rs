@@ -11,7 +11,8 @@ use super::{RunOptions, Summary, markdown, update_readme};
 pub const EXIT_CODES: &str = "\
 Exit status:
   0  every entry was graded exactly right and nothing was left, changed, forged or reached
-  1  some entry was not (the lines above the table say which and why)
+  1  some entry was not, or was not graded because it needs root (the lines above the
+     table say which and why)
   2  the corpus could not be run: a bad corpus file, no grader binary, a README not written";
 
 #[derive(Debug, clap::Args)]

@@ -117,7 +117,9 @@ impl Scratch {
         mkdir(&scratch.cargo_home, 0o755)?;
         mkdir(&scratch.run, 0o755)?;
         if let Some(owner) = &owners.owner {
-            for dir in [&scratch.build, &scratch.home, &scratch.cargo_home] {
+            // `build/` stays root's until the submission is copied in (`copy_submission`): root
+            // may lack CAP_DAC_OVERRIDE (Docker with --cap-drop ALL) and could not write there.
+            for dir in [&scratch.home, &scratch.cargo_home] {
                 chown(dir, owner.uid, owner.gid)?;
             }
         }
@@ -199,9 +201,6 @@ impl Scratch {
             fs::remove_dir_all(&dir).map_err(io_err("empty the cached build directory", &dir))?;
         }
         mkdir(&dir, 0o755)?;
-        if let Some(owner) = &owners.owner {
-            chown(&dir, owner.uid, owner.gid)?;
-        }
         self.build = dir;
         Ok(())
     }

@@ -156,6 +156,10 @@ pub fn resolve_program(name: &str, path: &OsString) -> OsString {
 
 /// Runs one check.
 pub fn run(check: &Check, ctx: &Context<'_>) -> Verdict {
+    with_lab_hint(run_kind(check, ctx), check)
+}
+
+fn run_kind(check: &Check, ctx: &Context<'_>) -> Verdict {
     match &check.kind {
         CheckKind::FileContents { path, expect } => files::contents(ctx, path, expect, check),
         CheckKind::Ignores { paths } => files::ignores(ctx, paths, check),
@@ -237,4 +241,17 @@ fn hint_for(
     limits::limit_hint(output, ending)
         .or_else(|| compare::pick_hint(&check.hints, output, ending).map(str::to_string))
         .or_else(|| check.hint.clone())
+}
+
+/// A hint the grader worked out on its own (a crash, a listener that ended early) names no
+/// handout section; the lab's own hint for the check does, so it is added after it.
+fn with_lab_hint(mut verdict: Verdict, check: &Check) -> Verdict {
+    if verdict.status == Status::Failed
+        && let (Some(shown), Some(own)) = (&verdict.evidence.hint, &check.hint)
+        && !shown.contains(own.as_str())
+        && !check.hints.iter().any(|rule| shown == &rule.hint)
+    {
+        verdict.evidence.hint = Some(format!("{shown}\n{own}"));
+    }
+    verdict
 }

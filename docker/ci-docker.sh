@@ -98,8 +98,9 @@ show_failure() {
 t=$(ipc_lab_now)
 grade reference "$repo"
 figure "reference grading (first run): $(ipc_lab_since "$t") s, exit $status, $last"
+stale_hint="if the report shows the broken copy's output ($BROKEN_TO), the build cache served a stale build"
 if [[ $status -ne 0 || "$last" != "$REFERENCE_EXPECT_GRADE" ]]; then
-    fail "reference: expected exit 0 and '$REFERENCE_EXPECT_GRADE', got exit $status and '$last'"
+    fail "reference: expected exit 0 and '$REFERENCE_EXPECT_GRADE', got exit $status and '$last' ($stale_hint)"
     show_failure reference
 fi
 
@@ -156,6 +157,15 @@ else
         fail "broken copy: expected '$BROKEN_EXPECT_GRADE', got '$last'"
     elif [[ -z "$BROKEN_EXPECT_GRADE" && ("$last" != GRADE:* || "$last" == "$REFERENCE_EXPECT_GRADE") ]]; then
         fail "broken copy: expected a GRADE line below full marks, got '$last'"
+    fi
+    # Every submission is /submission in the container, so both share one
+    # cache entry. Grading the reference again must rebuild it, not reuse the
+    # broken build (whose outputs are newer than the reference's sources).
+    grade after-broken "$repo"
+    figure "reference again after the broken copy, same cache: exit $status, $last"
+    if [[ $status -ne 0 || "$last" != "$REFERENCE_EXPECT_GRADE" ]]; then
+        fail "reference after the broken copy: got exit $status and '$last': $stale_hint"
+        grep -e "$BROKEN_TO" "$scratch/after-broken.out" | sed 's/^/    | /' || true
     fi
 fi
 
@@ -226,7 +236,8 @@ fi
 section() { sed -n "/^$1:\$/,/^[a-z]*:\$/p" "$scratch/leftovers.out" | sed '1d;/^[a-z]*:$/d'; }
 left=$(section processes)
 [[ -z "$left" ]] || fail "processes left running after the grader exited: $left"
-left=$(section tmp)
+# The grader's lock file (it serialises the set-up of the lab's users) may stay.
+left=$(section tmp | grep -vx 'ipc-lab-grader.lock' || true)
 [[ -z "$left" ]] || fail "scratch left in /tmp after the grader exited: $left"
 left=$(section cache | grep -v '^ipc-' || true)
 [[ -z "$left" ]] || fail "unexpected entries in the cache volume: $left"

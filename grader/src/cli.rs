@@ -136,10 +136,20 @@ fn grade_command(args: GradeArgs) -> ExitCode {
         Ok(lab) => lab,
         Err(e) => return fail(&e.to_string()),
     };
-    // Refuse report paths that cannot be written before spending minutes on a build.
+    // Refuse report paths that cannot be written before spending minutes on a build, and remove
+    // an older report there: a run that cannot grade must not leave a stale grade to be read.
     for path in [&args.json, &args.junit].into_iter().flatten() {
         if let Err(e) = report::ensure_parent_exists(path) {
             return fail(&e.to_string());
+        }
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return fail(&format!(
+                    "cannot replace the old report {}: {e}\n  fix: make it writable or choose another path",
+                    path.display()
+                ));
+            }
+            _ => {}
         }
     }
     let mut opts = Options::from_defaults();

@@ -10,6 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::batch::made::MadeCache;
 use crate::checks::{self, BuildSetup, Context};
 use crate::lab::Lab;
 use crate::model::{CheckResult, Report, RunMode, Status};
@@ -239,9 +240,23 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
     if opts.keep_scratch {
         notices.push(format!("Scratch tree kept at {}", scratch.root.display()));
     }
-    scratch
-        .copy_submission(submission, &owners)
-        .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
+    // In a batch slot, a make-style build's output is kept per submission (see `batch::made`).
+    let made = match (&lab.build, slot_gid) {
+        (Some(build), Some(_)) if !build.cargo => Some(
+            MadeCache::at(&opts.cache_dir, &cache_key(lab, submission)).map_err(|source| {
+                GradeError::Cache {
+                    path: opts.cache_dir.clone(),
+                    source,
+                }
+            })?,
+        ),
+        _ => None,
+    };
+    let restored = match &made {
+        Some(cache) => cache.fill(&scratch, submission, &owners),
+        None => scratch.copy_submission(submission, &owners).map(|()| false),
+    }
+    .map_err(|e| GradeError::Scratch(e, opts.scratch_parent.clone()))?;
 
     phases.done("scratch and copy");
     let contents = fixture_contents(lab)?;
@@ -266,7 +281,15 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
         isolate_network,
     };
     phases.done("fixtures");
-    let results = run_checks(lab, &ctx);
+    let remember = made.as_ref().filter(|_| !restored).map(|cache| {
+        let scratch = &scratch;
+        move || cache.remember(scratch)
+    });
+    let results = run_checks_then(
+        lab,
+        &ctx,
+        remember.as_ref().map(|f| f as &(dyn Fn() + Sync)),
+    );
     phases.done("checks");
     drop(guard);
     phases.done("cleanup");
@@ -294,13 +317,25 @@ pub fn grade(lab: &Lab, submission: &Path, opts: &Options) -> Result<Report, Gra
 /// ready together run in parallel (they mostly wait on student processes), and results keep the
 /// lab's order. A check whose dependency did not pass is skipped with the reason.
 pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
+    run_checks_then(lab, ctx, None)
+}
+
+/// `run_checks`, with `after_build` called once the build checks passed. Given one, the build
+/// checks run alone, before any other check, so that when it is called no student code but the
+/// build has run since the copy (see `batch::made`).
+fn run_checks_then(
+    lab: &Lab,
+    ctx: &Context<'_>,
+    mut after_build: Option<&(dyn Fn() + Sync)>,
+) -> Vec<CheckResult> {
     // Most checks wait on a student process that sleeps, so more threads than cores pay off.
     let jobs = std::thread::available_parallelism()
         .map_or(2, |n| n.get() * 4)
         .clamp(2, 16);
+    let is_build = |i: usize| matches!(lab.checks[i].kind, crate::lab::CheckKind::Build);
     let mut results: Vec<Option<CheckResult>> = vec![None; lab.checks.len()];
     loop {
-        let ready: Vec<usize> = (0..lab.checks.len())
+        let mut ready: Vec<usize> = (0..lab.checks.len())
             .filter(|&i| results[i].is_none())
             .filter(|&i| {
                 lab.checks[i]
@@ -311,6 +346,10 @@ pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
             .collect();
         if ready.is_empty() {
             break;
+        }
+        let builds_alone = after_build.is_some() && ready.iter().any(|&i| is_build(i));
+        if builds_alone {
+            ready.retain(|&i| is_build(i));
         }
         // A small work queue: the ready checks are taken in lab order by up to `jobs` threads,
         // so one long check (the idle window, a slow build) does not hold back the others.
@@ -338,6 +377,18 @@ pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
         });
         for (i, result) in done {
             results[i] = Some(result);
+        }
+        if builds_alone {
+            let passed = (0..lab.checks.len()).filter(|&i| is_build(i)).all(|i| {
+                results[i]
+                    .as_ref()
+                    .is_some_and(|r| r.status == Status::Passed)
+            });
+            if let Some(hook) = after_build.take()
+                && passed
+            {
+                hook();
+            }
         }
     }
     results.into_iter().flatten().collect()
@@ -615,13 +666,7 @@ fn build_setup(
         let path = path.to_path_buf();
         move |source| GradeError::Cache { path, source }
     };
-    let canonical = std::fs::canonicalize(submission).unwrap_or_else(|_| submission.to_path_buf());
-    let key = format!(
-        "{}-{}",
-        lab.name,
-        crate::lab::digest(&canonical.display().to_string())
-    );
-    let dir = opts.cache_dir.join(key);
+    let dir = opts.cache_dir.join(cache_key(lab, submission));
     std::fs::create_dir_all(&opts.cache_dir).map_err(cache_err(&opts.cache_dir))?;
     let mut passthrough: Vec<(OsString, OsString)> = Vec::new();
     for var in ["RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
@@ -694,6 +739,17 @@ fn build_setup(
         cargo_home,
         passthrough,
     })
+}
+
+/// A submission's entry in the build cache: the lab's name and a digest of the submission's
+/// canonical path, so a regrade of the same directory finds its earlier build.
+fn cache_key(lab: &Lab, submission: &Path) -> String {
+    let canonical = std::fs::canonicalize(submission).unwrap_or_else(|_| submission.to_path_buf());
+    format!(
+        "{}-{}",
+        lab.name,
+        crate::lab::digest(&canonical.display().to_string())
+    )
 }
 
 fn create_owned_dir(dir: &Path, owner: &Identity) -> std::io::Result<()> {

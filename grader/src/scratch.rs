@@ -147,6 +147,17 @@ impl Scratch {
         Ok(())
     }
 
+    /// Fills `build/` with an exact copy of `from` (a tree the grader made, see
+    /// `batch::made`), then gives it to the owner user as `copy_submission` does.
+    pub fn fill_build(&self, from: &Path, owners: &Owners) -> Result<(), ScratchError> {
+        let mut budget = (MAX_ENTRIES, MAX_BYTES);
+        copy_exact(from, &self.build, &mut budget)?;
+        if let Some(owner) = &owners.owner {
+            chown_tree(&self.build, owner)?;
+        }
+        Ok(())
+    }
+
     /// Writes the fixtures into `run/` with their modes and owners. Ownership is handed over
     /// deepest first, after everything is written, so the grader never writes into a directory it
     /// no longer owns (it needs no CAP_DAC_OVERRIDE).
@@ -374,6 +385,52 @@ fn copy_tree(
     // Directory modes last, so a read-only directory does not stop its own copy.
     for (dir, mode) in dirs.iter().rev() {
         chmod(dir, *mode)?;
+    }
+    Ok(())
+}
+
+/// What `copy_submission` would put in `build/`, copied to `to` instead (a directory the caller
+/// made): the submission's files less what its .gitignore files ignore, within the size bounds.
+pub fn copy_filtered(from: &Path, to: &Path) -> Result<(), ScratchError> {
+    let mut budget = (MAX_ENTRIES, MAX_BYTES);
+    copy_tree(from, to, true, &mut budget)
+}
+
+/// Copies every entry of `from` into the existing directory `to`, ignoring no file: regular files
+/// (with their modification times, without setuid/setgid bits), directories, and links as links.
+/// FIFOs and devices are left out; `budget` bounds the entries and bytes as for a submission.
+pub fn copy_exact(from: &Path, to: &Path, budget: &mut (usize, u64)) -> Result<(), ScratchError> {
+    for entry in fs::read_dir(from).map_err(io_err("read directory", from))? {
+        let src = entry.map_err(io_err("read directory", from))?.path();
+        let Some(name) = src.file_name() else {
+            continue;
+        };
+        let dst = to.join(name);
+        budget.0 = budget.0.checked_sub(1).ok_or(ScratchError::TooLarge)?;
+        let meta = fs::symlink_metadata(&src).map_err(io_err("inspect", &src))?;
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(&src).map_err(io_err("read link", &src))?;
+            symlink(&target, &dst).map_err(io_err("copy link", &dst))?;
+        } else if ft.is_dir() {
+            mkdir(&dst, 0o755)?;
+            copy_exact(&src, &dst, budget)?;
+            chmod(&dst, (meta.permissions().mode() & 0o777) | 0o700)?;
+        } else if ft.is_file() {
+            budget.1 = budget
+                .1
+                .checked_sub(meta.len())
+                .ok_or(ScratchError::TooLarge)?;
+            fs::copy(&src, &dst).map_err(io_err("copy", &src))?;
+            // make decides what to rebuild by these times.
+            if let Ok(modified) = meta.modified() {
+                let _ = fs::File::options()
+                    .write(true)
+                    .open(&dst)
+                    .and_then(|f| f.set_modified(modified));
+            }
+            chmod(&dst, (meta.permissions().mode() & 0o777) | 0o600)?;
+        }
     }
     Ok(())
 }

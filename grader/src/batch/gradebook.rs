@@ -126,7 +126,8 @@ mod tests {
         good.detail = "GRADE: 12.5/15 (83.33%)".into();
         let mut bad = Row::pending("bob, jr", Path::new("subs/bob"));
         bad.status = RowStatus::Error;
-        bad.detail = "the submission directory subs/bob does not exist\n  fix: give the path".into();
+        bad.detail =
+            "the submission directory subs/bob does not exist\n  fix: give the path".into();
         let csv = render(&parts, &[good, bad]);
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(

@@ -46,7 +46,10 @@ impl Launcher {
     pub fn grade(&self, slot: u32, entry: &Entry) -> (Outcome, Duration) {
         let started = Instant::now();
         let outcome = self.run_worker(slot, entry);
-        self.clean_slot(slot);
+        // A worker that reported cleaned up after itself; one that failed may not have.
+        if outcome.status == RowStatus::Infra {
+            self.clean_slot(slot);
+        }
         (outcome, started.elapsed())
     }
 
@@ -139,7 +142,7 @@ impl Launcher {
     }
 
     /// Kills whatever the slot's users still run and removes scratch trees a stopped worker left.
-    /// After a normal run there is nothing to do, and this costs one look at /proc.
+    /// Done after a failed worker, and for every slot when the batch ends.
     pub fn clean_slot(&self, slot: u32) {
         let index = usize::try_from(slot).map_or(usize::MAX, |s| s.saturating_sub(1));
         for uid in self.slot_uids.get(index).into_iter().flatten() {

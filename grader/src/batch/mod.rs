@@ -17,6 +17,7 @@
 
 mod gradebook;
 mod launch;
+pub(crate) mod made;
 mod outputs;
 mod progress;
 mod roster;
@@ -254,6 +255,9 @@ fn run(args: &BatchArgs, lab: &Lab) -> Result<ExitCode, String> {
         }
     });
     lock(&progress).end();
+    for slot in 1..=jobs {
+        launcher.clean_slot(u32::try_from(slot).unwrap_or(u32::MAX));
+    }
     let (rows, _) = rows.into_inner().unwrap_or_else(|p| p.into_inner());
     layout.tidy();
     crate::scratch::remove_leftovers(&scratch);

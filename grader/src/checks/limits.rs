@@ -89,11 +89,14 @@ pub fn deadline_hint(outcome: &Outcome, fallback: &str) -> String {
     let Some(activity) = &outcome.at_deadline else {
         return fallback.to_string();
     };
+    let flooded = outcome.output.stdout_truncated || outcome.output.stderr_truncated;
     match activity.doing() {
         Doing::OpeningFifo => "It was blocked opening a FIFO (a named pipe): open() waits until another process opens the other end, and none did. Don't open FIFOs, or open them with O_NONBLOCK.".to_string(),
-        Doing::Running if outcome.output.stdout_truncated || outcome.output.stderr_truncated => format!(
+        // Busy writing, or waiting for the grader to read the last of it: either way a flood.
+        Doing::Running | Doing::WritingPipe | Doing::Other if flooded => format!(
             "It was still writing when its deadline passed: the grader kept {cap} of its output and threw the rest away. Print once and exit; look for a loop around the print."
         ),
+        Doing::WritingPipe => "It was waiting to write into a full pipe that nobody reads.".to_string(),
         Doing::Running => "It was busy on the CPU when its deadline passed: look for a loop that never ends.".to_string(),
         Doing::Sleeping => "It was sleeping when its deadline passed: remove the sleep.".to_string(),
         Doing::WaitingForChild => "It was waiting for a child process that never ended.".to_string(),
@@ -175,6 +178,7 @@ mod tests {
         };
         assert!(deadline_hint(&outcome('S', "wait_for_partner", false), "x").contains("FIFO"));
         assert!(deadline_hint(&outcome('R', "", true), "x").contains("kept 64 KiB"));
+        assert!(deadline_hint(&outcome('S', "anon_pipe_write", true), "x").contains("kept 64 KiB"));
         assert!(deadline_hint(&outcome('R', "", false), "x").contains("loop"));
         assert_eq!(deadline_hint(&outcome('S', "unknown_fn", false), "x"), "x");
         assert!(at_deadline(&outcome('S', "hrtimer_nanosleep", false)).contains("sleeping"));

@@ -312,7 +312,17 @@ pub fn idle(
     {
         return ended_early(ending, &running.finish().output, check, &both);
     }
-    let Some(before) = running.cpu_time() else {
+    // What the listener asked of the CPUs, not what it got: on a machine busy grading many
+    // submissions at once a busy loop may get little CPU time, but it is always runnable.
+    let demand = running.cpu_demand().is_some();
+    let measure = |running: &crate::sandbox::Running| {
+        if demand {
+            running.cpu_demand()
+        } else {
+            running.cpu_time()
+        }
+    };
+    let Some(before) = measure(&running) else {
         return Verdict::fail("its CPU time could not be read", Evidence::default());
     };
     let started = std::time::Instant::now();
@@ -331,7 +341,7 @@ pub fn idle(
         );
     }
     let elapsed = started.elapsed();
-    let after = running.cpu_time().unwrap_or(before);
+    let after = measure(&running).unwrap_or(before);
     drop(running);
     let share = (after.saturating_sub(before)).as_secs_f64() / elapsed.as_secs_f64().max(1e-3);
     let measured = format!(

@@ -137,9 +137,9 @@ pub fn judge(
             }
             if let Some(hint) = &entry.hint {
                 let shown = check_output(&report, &hint.check);
-                if !shown.contains(&hint.has) {
+                if !hint.has.found_in(&shown) {
                     problem(format!(
-                        "the explanation of `{}` lacks `{}`: {shown}",
+                        "the explanation of `{}` lacks {}: {shown}",
                         hint.check, hint.has
                     ));
                 }

@@ -77,12 +77,39 @@ pub struct Edit {
     pub mode: Option<String>,
 }
 
-/// Words the explanation of one check must contain.
+/// Words the explanation of one check must contain: one text, or a list of which any will do
+/// (for hostile entries whose checks race each other, e.g. a fork bomb that starves some checks
+/// of processes before they start and not others).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HintWant {
     pub check: String,
-    pub has: String,
+    pub has: Words,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Words {
+    One(String),
+    AnyOf(Vec<String>),
+}
+
+impl Words {
+    pub fn found_in(&self, text: &str) -> bool {
+        match self {
+            Words::One(words) => text.contains(words.as_str()),
+            Words::AnyOf(list) => list.iter().any(|words| text.contains(words.as_str())),
+        }
+    }
+}
+
+impl std::fmt::Display for Words {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Words::One(words) => write!(f, "`{words}`"),
+            Words::AnyOf(list) => write!(f, "one of {list:?}"),
+        }
+    }
 }
 
 /// Something the runner does around one grade.

@@ -183,7 +183,19 @@ pub fn processes_left(uids: &[u32], mine: &[i32]) -> Vec<i32> {
         }
     }
     for pid in &left {
-        let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+        // Pinned first, so a pid reused since the look is not hit.
+        let pinned = rustix::process::Pid::from_raw(*pid).and_then(|raw| {
+            rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty()).ok()
+        });
+        match pinned {
+            Some(fd) if proc_info(*pid).is_some() => {
+                let _ = rustix::process::pidfd_send_signal(&fd, rustix::process::Signal::KILL);
+            }
+            Some(_) => {}
+            None => {
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+            }
+        }
     }
     for pid in &left {
         if proc_info(*pid).is_some_and(|info| info.ppid == me) {

@@ -103,7 +103,12 @@ fn create_temp(path: &Path) -> io::Result<(PathBuf, File)> {
     let mut last_error = None;
     for _ in 0..16 {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        // A random part, so nobody can plant a file (or a link) under the name in advance and
+        // make the grader fail to write its report.
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| io::Error::other(e.to_string()))?;
+        let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let temp = dir.join(format!(".{name}.{}.{n}.{random}.tmp", std::process::id()));
         match OpenOptions::new().write(true).create_new(true).open(&temp) {
             Ok(file) => return Ok((temp, file)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),

@@ -232,6 +232,16 @@ impl Running {
         procfs::cpu_time(self.pid)
     }
 
+    /// CPU time plus time spent runnable but waiting for a CPU, from every live thread's
+    /// schedstat: what the process asked of the CPUs, whatever else the machine runs. None once
+    /// the process has ended, or on kernels without schedstat.
+    pub fn cpu_demand(&self) -> Option<Duration> {
+        if self.end.is_some() {
+            return None;
+        }
+        procfs::cpu_demand(self.pid)
+    }
+
     /// Pumps output for up to `window`; returns early with the ending if the process ends.
     /// The run's own deadline still holds: if it passes first, the run is killed (`TimedOut`).
     pub fn watch(&mut self, window: Duration) -> Option<Ending> {

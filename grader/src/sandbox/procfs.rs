@@ -108,6 +108,27 @@ pub(super) fn cpu_time(pid: i32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// Time every live thread of `pid` has spent on a CPU or runnable and waiting for one (the first
+/// two fields of each thread's schedstat). A busy loop accrues its whole wall time here even when
+/// the machine is too loaded to give it a CPU, which CPU time alone does not show; a process
+/// asleep in the kernel accrues none. None on kernels without schedstat.
+pub(super) fn cpu_demand(pid: i32) -> Option<Duration> {
+    let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    let mut seen = false;
+    for task in tasks.flatten() {
+        let Ok(text) = fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let mut fields = text.split_ascii_whitespace().map(|n| n.parse::<u64>().ok());
+        if let (Some(Some(on_cpu)), Some(Some(waiting))) = (fields.next(), fields.next()) {
+            total = total.saturating_add(on_cpu).saturating_add(waiting);
+            seen = true;
+        }
+    }
+    seen.then(|| Duration::from_nanos(total))
+}
+
 fn schedstat_nanos(pid: i32) -> Option<u64> {
     let tasks = fs::read_dir(format!("/proc/{pid}/task")).ok()?;
     let mut total = 0u64;

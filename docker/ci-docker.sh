@@ -25,8 +25,11 @@ BROKEN_TO=${BROKEN_TO:-'"SIGUSR1 recieved!"'}
 # line (empty: any GRADE line below full marks is accepted).
 BROKEN_EXPECT_EXIT=${BROKEN_EXPECT_EXIT:-1}
 BROKEN_EXPECT_GRADE=${BROKEN_EXPECT_GRADE:-}
-# The build-cache volume of these runs (kept between runs: it is a cache).
+# The build-cache volume of these runs. It starts empty and is removed at the
+# end, so every run measures a cold grading and no state leaks between runs;
+# KEEP_CACHE=1 keeps it (faster reruns, but results then depend on old state).
 CACHE_VOLUME=${CACHE_VOLUME:-ipc-lab-ci-cache}
+KEEP_CACHE=${KEEP_CACHE:-0}
 # Warm grading runs to time.
 WARM_RUNS=${WARM_RUNS:-5}
 # Also run the student GitLab template job locally with gitlabci-local (1) or not (0).
@@ -59,9 +62,11 @@ cleanup() {
     for id in $(docker ps -aq --filter "name=^$name_prefix"); do
         docker rm -f "$id" >/dev/null 2>&1 || true
     done
+    [[ "$KEEP_CACHE" == 1 ]] || docker volume rm -f "$CACHE_VOLUME" >/dev/null 2>&1 || true
     rm -rf "$scratch"
 }
 trap cleanup EXIT
+[[ "$KEEP_CACHE" == 1 ]] || docker volume rm -f "$CACHE_VOLUME" >/dev/null 2>&1 || true
 # Temporary files of the docker/*.sh scripts (the grader's own scratch trees
 # are on the container's tmpfs and never reach this machine's TMPDIR).
 own_tmp() {
@@ -94,10 +99,10 @@ show_failure() {
     sed 's/^/    | /' "$scratch/$1.err" "$scratch/$1.out" | tail -n 40
 }
 
-# 3. Reference solution, cold (or as warm as the cache volume happens to be).
+# 3. Reference solution, cold.
 t=$(ipc_lab_now)
 grade reference "$repo"
-figure "reference grading (first run): $(ipc_lab_since "$t") s, exit $status, $last"
+figure "reference grading, cold cache: $(ipc_lab_since "$t") s, exit $status, $last"
 stale_hint="if the report shows the broken copy's output ($BROKEN_TO), the build cache served a stale build"
 if [[ $status -ne 0 || "$last" != "$REFERENCE_EXPECT_GRADE" ]]; then
     fail "reference: expected exit 0 and '$REFERENCE_EXPECT_GRADE', got exit $status and '$last' ($stale_hint)"
@@ -190,8 +195,9 @@ if [[ "$GITLAB_TEMPLATE_RUN" == 1 ]]; then
     printf '%s\n' 'include:' '  - local: labs/ipc/ci/grade.gitlab-ci.yml' 'variables:' \
         "  IPC_LAB_GRADER_IMAGE: \"$IPC_LAB_IMAGE\"" >"$student/.gitlab-ci.yml"
     # gitlabci-local takes `-v NAME:PATH` as a path relative to the project,
-    # which would put the cache inside the submission: use a host directory.
-    template_cache="${XDG_CACHE_HOME:-$HOME/.cache}/ipc-lab/template-job-cache"
+    # which would put the cache inside the submission: use a host directory
+    # (fresh, like the volume).
+    template_cache="$scratch/template-job-cache"
     mkdir -p "$template_cache"
     containers_before=$(docker ps -aq | sort)
     t=$(ipc_lab_now)

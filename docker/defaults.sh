@@ -22,7 +22,7 @@ IPC_LAB_CACHE_MOUNT=/var/cache/ipc-lab
 # pages count against --memory, so the memory limit must leave room for it and
 # for rustc.
 : "${IPC_LAB_PIDS_LIMIT:=512}"
-: "${IPC_LAB_MEMORY:=3g}"
+: "${IPC_LAB_MEMORY:=2g}"
 : "${IPC_LAB_CPUS:=2}"
 : "${IPC_LAB_TMPFS_SIZE:=1g}"
 
@@ -35,7 +35,7 @@ IPC_LAB_CACHE_MOUNT=/var/cache/ipc-lab
 #   DAC_OVERRIDE    without it: exit 2, root cannot create build/<crate> inside
 #                   the build/ directory it already gave to labowner
 #   FOWNER          not granted: see docker/README.md for its measurement
-IPC_LAB_CAPS=(${IPC_LAB_CAPS_OVERRIDE:-SETUID SETGID CHOWN KILL DAC_OVERRIDE})
+read -r -a IPC_LAB_CAPS <<<"${IPC_LAB_CAPS_OVERRIDE:-SETUID SETGID CHOWN KILL DAC_OVERRIDE}"
 
 # Prints, one per line, the `docker run` options that confine a grading or
 # shell container (without the image, the mounts of the code or the command).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # copy mode prints a literal "$id" for the reader
 # Grades a submission the way a student does: prints the exact `docker run`
 # command, then runs it. The code is mounted read-only; the container has no
 # network, few capabilities, and limits on processes, memory and CPU.

@@ -515,7 +515,7 @@ pub fn ensure_users(lab: &Lab, slot: Option<u32>) -> Result<RunUsers, GradeError
 
 /// Takes a users lock (see [`users_lock_path`]), waiting for another grading run to finish.
 /// The file must be root's own: one planted by someone else is replaced, never trusted.
-fn lock_users(path: &Path) -> Result<std::fs::File, GradeError> {
+pub fn lock_users(path: &Path) -> Result<std::fs::File, GradeError> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let path = path.to_path_buf();
     let err = |source| GradeError::Cache {

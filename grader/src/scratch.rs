@@ -224,9 +224,9 @@ impl Scratch {
             return Ok(());
         }
         if let Some(owner) = &owners.owner {
-            remove_as(owner, &self.build);
-            remove_as(owner, &self.home);
-            remove_as(owner, &self.cargo_home);
+            crate::sandbox::remove_as(owner, &self.build);
+            crate::sandbox::remove_as(owner, &self.home);
+            crate::sandbox::remove_as(owner, &self.cargo_home);
         }
         fs::remove_dir_all(&self.root).map_err(io_err("remove", &self.root))
     }
@@ -290,34 +290,6 @@ fn take_back(path: &Path) {
             take_back(&e.path());
         }
     }
-}
-
-fn remove_as(owner: &Identity, dir: &Path) {
-    use crate::sandbox::{Limits, Spec, Stdin};
-    let spec = Spec {
-        program: "rm".into(),
-        args: vec![
-            "-rf".into(),
-            "--one-file-system".into(),
-            "--".into(),
-            dir.into(),
-        ],
-        cwd: PathBuf::from("/"),
-        env: vec![("PATH".into(), "/usr/bin:/bin".into())],
-        stdin: Stdin::Null,
-        identity: Some(owner.clone()),
-        limits: Limits {
-            cpu_seconds: 60,
-            address_space: None,
-            file_size: 0,
-            processes: 16,
-            open_files: 256,
-        },
-        deadline: std::time::Duration::from_secs(60),
-        output_cap: 4096,
-        isolate_network: false,
-    };
-    let _ = crate::sandbox::run(spec);
 }
 
 /// Copies what git would commit: the submission's own .gitignore files are honoured (so build

@@ -50,9 +50,8 @@ impl Progress {
         // A closed stderr must not stop the grading: progress is only for people.
         let _ = if self.in_place {
             let width = self.total.to_string().len();
-            write!(
-                err,
-                "\r\x1b[2K[{}] {:>width$}/{} {} graded, {} error, {} infra, {:.0} s | {}",
+            let line = format!(
+                "[{}] {:>width$}/{} {} graded, {} error, {} infra, {:.0} s | {}",
                 self.bar(),
                 self.done,
                 self.total,
@@ -61,8 +60,10 @@ impl Progress {
                 self.infra,
                 self.started.elapsed().as_secs_f64(),
                 what
-            )
-            .and_then(|()| err.flush())
+            );
+            // A line wider than the terminal would wrap, and `\r` would redraw only its end.
+            let line: String = line.chars().take(columns().saturating_sub(1)).collect();
+            write!(err, "\r\x1b[2K{line}").and_then(|()| err.flush())
         } else {
             let width = self.total.to_string().len();
             writeln!(err, "batch: [{:>width$}/{}] {what}", self.done, self.total)
@@ -82,6 +83,15 @@ impl Progress {
             .unwrap_or(BAR_WIDTH);
         format!("{}{}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled))
     }
+}
+
+/// The terminal's width as the shell exports it (`COLUMNS`), else a common 80.
+fn columns() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|&c: &usize| c >= 20)
+        .unwrap_or(80)
 }
 
 /// `alice: graded 23/25 (1.2 s)` or `bob: error: <first line of why>`.

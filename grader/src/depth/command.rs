@@ -321,29 +321,10 @@ fn users(lab: &Lab, corpus: &Corpus, root: bool) -> Result<(Owners, String), Str
     ))
 }
 
-/// The machine-wide lock `grader grade` takes on the lab's users (the same file, with the same
-/// care: root's own, never through a link), held until dropped. Each run ends by killing every
-/// process of those users, so two runs must never overlap.
+/// The machine-wide lock `grader grade` takes on the lab's users, held until dropped: each run
+/// ends by killing every process of those users, so two runs must never overlap.
 fn lock_users() -> Result<File, String> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let path = crate::grade::users_lock_path(None);
-    let failed = |e: std::io::Error| format!("cannot take the users' lock {}: {e}", path.display());
-    if let Ok(meta) = std::fs::symlink_metadata(&path)
-        && (!meta.is_file() || meta.uid() != 0)
-    {
-        std::fs::remove_file(&path).map_err(failed)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(nix::libc::O_NOFOLLOW)
-        .open(&path)
-        .map_err(failed)?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| failed(e.into()))?;
-    Ok(file)
+    crate::grade::lock_users(&crate::grade::users_lock_path(None)).map_err(|e| e.to_string())
 }
 
 /// Writes `block` over the generated table of the Markdown file at `path`.

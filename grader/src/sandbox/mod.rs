@@ -18,6 +18,7 @@
 mod activity;
 mod capture;
 mod leftovers;
+pub(crate) use leftovers::remove_as;
 mod lifecycle;
 mod procfs;
 mod readiness;

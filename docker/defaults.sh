@@ -28,14 +28,14 @@ IPC_LAB_CACHE_MOUNT=/var/cache/ipc-lab
 
 # Capabilities the grader keeps after --cap-drop ALL. This is THE place to
 # adjust; docker/probe-capabilities.sh grades the reference without each
-# candidate in turn. Measured (grader of 2026-11, reference solution):
+# candidate in turn. Measured on the grader of 2026-11-21 (commit 11690ef):
 #   SETUID, SETGID  without them: exit 2, labowner cannot run cargo (no drop)
 #   CHOWN           without it: exit 2, cannot give build/ to its owner
 #   KILL            without it: the grader HANGS (cannot stop a uid-20002 listener)
-#   DAC_OVERRIDE    without it: exit 2, root cannot create build/<crate> inside
-#                   the build/ directory it already gave to labowner
-#   FOWNER          not granted: see docker/README.md for its measurement
-read -r -a IPC_LAB_CAPS <<<"${IPC_LAB_CAPS_OVERRIDE:-SETUID SETGID CHOWN KILL DAC_OVERRIDE}"
+#   DAC_OVERRIDE    not needed since the grader hands build/ over after copying
+#                   (before that: exit 2, root could not create build/<crate>)
+#   FOWNER          not needed
+read -r -a IPC_LAB_CAPS <<<"${IPC_LAB_CAPS_OVERRIDE:-SETUID SETGID CHOWN KILL}"
 
 # Prints, one per line, the `docker run` options that confine a grading or
 # shell container (without the image, the mounts of the code or the command).

@@ -71,6 +71,9 @@ impl Owners {
 #[derive(Debug)]
 pub struct Scratch {
     pub root: PathBuf,
+    /// The previous grade's copy of a cached build directory, kept during the copy so files whose
+    /// content did not change keep their old modification time (see `copy_tree`).
+    previous_build: Option<PathBuf>,
     pub build: PathBuf,
     pub run: PathBuf,
     pub home: PathBuf,
@@ -106,6 +109,7 @@ impl Scratch {
             .keep();
         chmod(&root, 0o711)?;
         let scratch = Scratch {
+            previous_build: None,
             build: root.join("build"),
             run: root.join("run"),
             home: root.join("home"),
@@ -140,7 +144,15 @@ impl Scratch {
     /// When root, the copy is given to the owner user so the build can write in it.
     pub fn copy_submission(&self, from: &Path, owners: &Owners) -> Result<(), ScratchError> {
         let mut budget = (MAX_ENTRIES, MAX_BYTES);
-        copy_tree(from, &self.build, true, &mut budget)?;
+        copy_tree(
+            from,
+            &self.build,
+            self.previous_build.as_deref(),
+            &mut budget,
+        )?;
+        if let Some(previous) = &self.previous_build {
+            fs::remove_dir_all(previous).map_err(io_err("remove", previous))?;
+        }
         if let Some(owner) = &owners.owner {
             chown_tree(&self.build, owner)?;
         }
@@ -204,12 +216,20 @@ impl Scratch {
     /// owned by the grader. When root, the old copy is taken back from the owner user before it is
     /// removed, so no CAP_DAC_OVERRIDE is needed.
     pub fn use_build_dir(&mut self, dir: PathBuf, owners: &Owners) -> Result<(), ScratchError> {
+        let previous = dir.with_extension("previous");
+        if fs::symlink_metadata(&previous).is_ok() {
+            take_back(&previous);
+            open_up(&previous);
+            fs::remove_dir_all(&previous).map_err(io_err("remove", &previous))?;
+        }
         if fs::symlink_metadata(&dir).is_ok() {
             if owners.owner.is_some() {
                 take_back(&dir);
             }
             open_up(&dir);
-            fs::remove_dir_all(&dir).map_err(io_err("empty the cached build directory", &dir))?;
+            fs::rename(&dir, &previous)
+                .map_err(io_err("set aside the cached build directory", &dir))?;
+            self.previous_build = Some(previous);
         }
         mkdir(&dir, 0o755)?;
         self.build = dir;
@@ -294,10 +314,15 @@ fn take_back(path: &Path) {
 
 /// Copies what git would commit: the submission's own .gitignore files are honoured (so build
 /// output and caches a student left lying around are not copied), links are copied as links.
+///
+/// Modification times: a file identical to the one at the same place in `previous` (the last
+/// grade's copy) gets that copy's time, anything else the time of copying. Build tools then
+/// rebuild exactly what changed, even when a different working copy (with older times) is graded
+/// at the same path, where keeping the submission's own times would make them skip a rebuild.
 fn copy_tree(
     from: &Path,
     to: &Path,
-    _top: bool,
+    previous: Option<&Path>,
     budget: &mut (usize, u64),
 ) -> Result<(), ScratchError> {
     let walker = ignore::WalkBuilder::new(from)
@@ -342,9 +367,13 @@ fn copy_tree(
                 .checked_sub(meta.len())
                 .ok_or(ScratchError::TooLarge)?;
             fs::copy(src, &dst).map_err(io_err("copy", src))?;
-            // The original modification time lets cargo and make see an unchanged file as
-            // unchanged, so a regrade does not rebuild.
-            if let Ok(modified) = meta.modified() {
+            if let Some(old) = previous.map(|p| p.join(rel))
+                && let Ok(old_meta) = fs::symlink_metadata(&old)
+                && old_meta.is_file()
+                && old_meta.len() == meta.len()
+                && same_bytes(&old, &dst)
+                && let Ok(modified) = old_meta.modified()
+            {
                 let _ = fs::File::options()
                     .write(true)
                     .open(&dst)
@@ -365,7 +394,14 @@ fn copy_tree(
 /// made): the submission's files less what its .gitignore files ignore, within the size bounds.
 pub fn copy_filtered(from: &Path, to: &Path) -> Result<(), ScratchError> {
     let mut budget = (MAX_ENTRIES, MAX_BYTES);
-    copy_tree(from, to, true, &mut budget)
+    copy_tree(from, to, None, &mut budget)
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (fs::read(a), fs::read(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
 }
 
 /// Copies every entry of `from` into the existing directory `to`, ignoring no file: regular files
@@ -424,6 +460,66 @@ fn chown_tree(dir: &Path, owner: &Identity) -> Result<(), ScratchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mtime(p: &Path) -> std::time::SystemTime {
+        fs::metadata(p).expect("meta").modified().expect("mtime")
+    }
+
+    fn set_mtime(p: &Path, secs_ago: u64) {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+        fs::File::options()
+            .write(true)
+            .open(p)
+            .expect("open")
+            .set_modified(t)
+            .expect("set");
+    }
+
+    /// Grading another working copy at the same path must rebuild what differs, even when its
+    /// files are older than the last build's (the cache bug seen with `/submission` in Docker).
+    #[test]
+    fn cached_build_copy_times_follow_content_not_the_submission() {
+        let parent = tempfile::tempdir().expect("tempdir");
+        let cache = tempfile::tempdir().expect("tempdir");
+        let build_dir = cache.path().join("build");
+        let newer = tempfile::tempdir().expect("tempdir");
+        let older = tempfile::tempdir().expect("tempdir");
+        fs::write(newer.path().join("main.rs"), "broken").expect("write");
+        fs::write(newer.path().join("same.rs"), "same").expect("write");
+        fs::write(older.path().join("main.rs"), "fixed").expect("write");
+        fs::write(older.path().join("same.rs"), "same").expect("write");
+        set_mtime(&older.path().join("main.rs"), 3600);
+        set_mtime(&older.path().join("same.rs"), 3600);
+        let grade_copy = |from: &Path| {
+            let mut s = Scratch::create(parent.path(), &Owners::default()).expect("scratch");
+            s.use_build_dir(build_dir.clone(), &Owners::default())
+                .expect("build dir");
+            s.copy_submission(from, &Owners::default()).expect("copy");
+            let times = (
+                mtime(&build_dir.join("main.rs")),
+                mtime(&build_dir.join("same.rs")),
+            );
+            s.remove(&Owners::default()).expect("remove");
+            times
+        };
+        let (main1, same1) = grade_copy(newer.path());
+        let (main2, same2) = grade_copy(older.path());
+        assert!(
+            main2 >= main1,
+            "changed content must look newer to the build tool"
+        );
+        assert_eq!(
+            same2, same1,
+            "unchanged content keeps its time, so nothing is rebuilt"
+        );
+        assert_eq!(
+            fs::read_to_string(build_dir.join("main.rs")).expect("read"),
+            "fixed"
+        );
+        let (main3, _) = grade_copy(older.path());
+        assert_eq!(main3, main2, "a regrade of the same copy rebuilds nothing");
+        assert!(!cache.path().join("build.previous").exists());
+    }
 
     #[test]
     fn copy_skips_what_gitignore_ignores() {

@@ -93,6 +93,61 @@ fn field(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// How long each student's grading took in an earlier gradebook (`seconds`), for scheduling the
+/// longest first. Empty when there is none or it cannot be read.
+pub fn earlier_seconds(text: &str) -> std::collections::HashMap<String, f64> {
+    let records = parse(text);
+    let Some((header, rows)) = records.split_first() else {
+        return Default::default();
+    };
+    let column = |name: &str| header.iter().position(|h| h == name);
+    let (Some(student), Some(seconds)) = (column("student"), column("seconds")) else {
+        return Default::default();
+    };
+    rows.iter()
+        .filter_map(|row| {
+            let secs = row.get(seconds)?.parse::<f64>().ok()?;
+            // Undo the formula guard `text` added.
+            let name = row.get(student)?;
+            let name = name
+                .strip_prefix('\'')
+                .filter(|n| n.starts_with(['=', '+', '@']))
+                .unwrap_or(name);
+            Some((name.to_string(), secs))
+        })
+        .collect()
+}
+
+/// Reads CSV as `render` writes it: quoted fields with doubled quotes, CRLF or LF line ends.
+fn parse(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let (mut record, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut cell));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if !cell.is_empty() || !record.is_empty() {
+        record.push(cell);
+        records.push(record);
+    }
+    records
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +198,11 @@ mod tests {
             "\"bob, jr\",subs/bob,error,,,,,,,,the submission directory subs/bob does not exist; fix: give the path"
         );
         assert_eq!(lines[3], "");
+
+        let seconds = earlier_seconds(&csv);
+        assert_eq!(seconds.get("alice"), Some(&1.23));
+        assert_eq!(seconds.get("bob, jr"), None, "no time, no entry");
+        assert!(earlier_seconds("").is_empty());
+        assert!(earlier_seconds("not,a\ngradebook\n").is_empty());
     }
 }

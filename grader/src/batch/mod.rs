@@ -9,6 +9,10 @@
 //! group, the secret 0600), and the clean-up at the end of a run (kill every process of the
 //! slot's users) cannot touch another slot. `grader grade` without a slot is unchanged.
 //!
+//! Submissions are handed to free slots in the order given, except that a regrade into the same
+//! output directory starts with the ones that took longest last time (their times are in the
+//! gradebook), so a slow one does not start last and hold up the end.
+//!
 //! A bad submission never stops the batch: its row says `error` and why. Failures of the grader
 //! or the machine (a crash, a hang past `--timeout`, no users, a missing tool) say `infra`, and
 //! then the earlier good result of that submission, if any, is kept (see `outputs`). This module
@@ -223,19 +227,17 @@ fn run(args: &BatchArgs, lab: &Lab) -> Result<ExitCode, String> {
         Instant::now(),
     ));
     let progress = Mutex::new(Progress::new(entries.len()));
+    let order = schedule(&entries, &layout);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for slot in 1..=jobs {
             let slot = u32::try_from(slot).unwrap_or(u32::MAX);
-            let (launcher, entries, rows, progress, next, parts, layout) = (
-                &launcher, &entries, &rows, &progress, &next, &parts, &layout,
+            let (launcher, entries, rows, progress, next, parts, layout, order) = (
+                &launcher, &entries, &rows, &progress, &next, &parts, &layout, &order,
             );
             scope.spawn(move || {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(entry) = entries.get(index) else {
-                        break;
-                    };
+                while let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let entry = &entries[index];
                     let (outcome, took) = launcher.grade(slot, entry);
                     let row = settle(layout, entry, outcome, took);
                     lock(progress).finished(&row);
@@ -293,6 +295,24 @@ fn run(args: &BatchArgs, lab: &Lab) -> Result<ExitCode, String> {
     } else {
         crate::cli::EXIT_PASSED
     }))
+}
+
+/// The order to grade in: longest first by the times of the gradebook already in the output
+/// directory (a regrade), so a slow submission does not start last and hold up the end; those
+/// without a time (new ones, perhaps a slow first build) before all of them. Ties keep the order
+/// given. The gradebook itself always keeps the order given.
+fn schedule(entries: &[Entry], layout: &Layout) -> Vec<usize> {
+    let text = std::fs::read_to_string(layout.gradebook()).unwrap_or_default();
+    let earlier = gradebook::earlier_seconds(&text);
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    let key = |i: usize| {
+        earlier
+            .get(&entries[i].student)
+            .copied()
+            .unwrap_or(f64::INFINITY)
+    };
+    order.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
+    order
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -24,7 +24,7 @@ BROKEN_TO=${BROKEN_TO:-'"SIGUSR1 recieved!"'}
 # What grading the broken copy must give: the exit status, and the exact GRADE
 # line (empty: any GRADE line below full marks is accepted).
 BROKEN_EXPECT_EXIT=${BROKEN_EXPECT_EXIT:-1}
-BROKEN_EXPECT_GRADE=${BROKEN_EXPECT_GRADE:-}
+BROKEN_EXPECT_GRADE=${BROKEN_EXPECT_GRADE:-"GRADE: 24/25 (96.00%)"}
 # The build-cache volume of these runs. It starts empty and is removed at the
 # end, so every run measures a cold grading and no state leaks between runs;
 # KEEP_CACHE=1 keeps it (faster reruns, but results then depend on old state).

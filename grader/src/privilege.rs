@@ -66,6 +66,11 @@ pub enum PrivilegeError {
     NotVisible { what: String, missing: String },
 }
 
+/// Ids for the users and groups the grader creates, far from ordinary accounts: in Docker without
+/// a user namespace a container's uid is the host's, and RLIMIT_NPROC counts all its processes.
+const GROUP_ID_RANGE: [&str; 4] = ["-K", "GID_MIN=20000", "-K", "GID_MAX=29999"];
+const USER_ID_RANGE: [&str; 4] = ["-K", "UID_MIN=20000", "-K", "UID_MAX=29999"];
+
 /// Whether the grader runs with effective uid 0 (and so can drop to other users).
 pub fn is_root() -> bool {
     unistd::geteuid().is_root()
@@ -102,7 +107,9 @@ pub fn ensure_group(name: &str) -> Result<u32, PrivilegeError> {
     }
     let what = format!("creating group `{name}`");
     let by_hand = format!("groupadd {name}");
-    run_admin_tool("groupadd", &[name], &what, &by_hand)?;
+    let mut args = GROUP_ID_RANGE.to_vec();
+    args.push(name);
+    run_admin_tool("groupadd", &args, &what, &by_hand)?;
     uzers::get_group_by_name(name)
         .map(|group| group.gid())
         .ok_or_else(|| PrivilegeError::NotVisible {
@@ -126,6 +133,9 @@ pub fn ensure_user(name: &str, supplementary_groups: &[&str]) -> Result<Identity
         None => {
             let shell = no_login_shell();
             let mut args = vec!["-M", "-s", shell];
+            // The user's own group is made by useradd, so it needs the group range too.
+            args.extend(USER_ID_RANGE);
+            args.extend(GROUP_ID_RANGE);
             if !group_list.is_empty() {
                 args.extend(["-G", group_list.as_str()]);
             }

@@ -236,19 +236,22 @@ impl Scratch {
         Ok(())
     }
 
-    /// Removes the tree. Directories the owner made read-only are opened up first; what root
-    /// cannot remove without CAP_DAC_OVERRIDE is removed by a process running as the owner.
+    /// Removes the tree. When root, everything in it is first taken back from the lab's users
+    /// (lchown needs only CAP_CHOWN), so no CAP_DAC_OVERRIDE is needed to remove what they own
+    /// (their home, the garfield-owned litterbox); read-only directories are opened up first.
     pub fn remove(&self, owners: &Owners) -> Result<(), ScratchError> {
+        if owners.owner.is_some() {
+            take_back(&self.root);
+        }
         open_up(&self.root);
-        if fs::remove_dir_all(&self.root).is_ok() || !self.root.exists() {
-            return Ok(());
+        match fs::remove_dir_all(&self.root) {
+            Err(e) if self.root.exists() => Err(ScratchError::Io {
+                what: "remove",
+                path: self.root.clone(),
+                source: e,
+            }),
+            _ => Ok(()),
         }
-        if let Some(owner) = &owners.owner {
-            crate::sandbox::remove_as(owner, &self.build);
-            crate::sandbox::remove_as(owner, &self.home);
-            crate::sandbox::remove_as(owner, &self.cargo_home);
-        }
-        fs::remove_dir_all(&self.root).map_err(io_err("remove", &self.root))
     }
 }
 

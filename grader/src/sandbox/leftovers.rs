@@ -106,8 +106,7 @@ fn remove(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Removes a tree as `owner`, for what root may not remove itself without CAP_DAC_OVERRIDE.
-pub(crate) fn remove_as(owner: &Identity, path: &Path) {
+fn remove_as(owner: &Identity, path: &Path) {
     let spec = Spec {
         program: "/bin/rm".into(),
         args: vec![

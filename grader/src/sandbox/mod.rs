@@ -18,7 +18,6 @@
 mod activity;
 mod capture;
 mod leftovers;
-pub(crate) use leftovers::remove_as;
 mod lifecycle;
 mod procfs;
 mod readiness;

@@ -79,6 +79,17 @@ pub struct GradeArgs {
     /// Also write a JUnit XML report here (for GitLab's artifacts:reports:junit).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: Environment,
+    /// Keep the scratch tree after grading, to look at by hand.
+    #[arg(long)]
+    pub keep_scratch: bool,
+}
+
+/// Where the grader keeps its caches and scratch trees and what student builds get: shared by
+/// `grade` and `batch`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Environment {
     /// Build caches, one per submission path, so a regrade does not rebuild everything.
     #[arg(long, value_name = "DIR", env = "GRADER_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -91,9 +102,22 @@ pub struct GradeArgs {
     /// PATH given to student builds and programs [default as root: system directories and /usr/local/cargo/bin].
     #[arg(long, value_name = "PATH", env = "GRADER_TOOL_PATH")]
     pub tool_path: Option<String>,
-    /// Keep the scratch tree after grading, to look at by hand.
-    #[arg(long)]
-    pub keep_scratch: bool,
+}
+
+impl Environment {
+    /// Grading options with these settings over the defaults.
+    pub fn options(&self) -> Options {
+        let mut opts = Options::from_defaults();
+        if let Some(dir) = &self.cache_dir {
+            opts.cache_dir = dir.clone();
+        }
+        if let Some(dir) = &self.scratch_dir {
+            opts.scratch_parent = dir.clone();
+        }
+        opts.vendor = self.vendor_dir.clone();
+        opts.tool_path = self.tool_path.clone().map(Into::into);
+        opts
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -152,15 +176,7 @@ fn grade_command(args: GradeArgs) -> ExitCode {
             _ => {}
         }
     }
-    let mut opts = Options::from_defaults();
-    if let Some(dir) = args.cache_dir {
-        opts.cache_dir = dir;
-    }
-    if let Some(dir) = args.scratch_dir {
-        opts.scratch_parent = dir;
-    }
-    opts.vendor = args.vendor_dir;
-    opts.tool_path = args.tool_path.map(Into::into);
+    let mut opts = args.env.options();
     opts.keep_scratch = args.keep_scratch;
     if let Some(vendor) = &opts.vendor
         && !vendor.is_dir()

@@ -78,27 +78,7 @@ fn batch(out: &Path, extra: &[&str], dirs: &[&Path], env: &[(&str, &str)]) -> Ba
 
 /// The gradebook as student -> column -> cell (quoted fields and CRLF lines, as RFC 4180 says).
 fn parse_gradebook(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-    let mut records: Vec<Vec<String>> = Vec::new();
-    let (mut record, mut cell, mut quoted) = (Vec::new(), String::new(), false);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut cell));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => cell.push(c),
-        }
-    }
+    let records = grader::batch::gradebook::parse(text);
     let Some((header, rows)) = records.split_first() else {
         return BTreeMap::new();
     };

@@ -119,7 +119,7 @@ pub fn earlier_seconds(text: &str) -> std::collections::HashMap<String, f64> {
 }
 
 /// Reads CSV as `render` writes it: quoted fields with doubled quotes, CRLF or LF line ends.
-fn parse(text: &str) -> Vec<Vec<String>> {
+pub fn parse(text: &str) -> Vec<Vec<String>> {
     let mut records = Vec::new();
     let (mut record, mut cell, mut quoted) = (Vec::new(), String::new(), false);
     let mut chars = text.chars().peekable();

@@ -19,7 +19,7 @@
 //! must never abort the batch for one submission, and never take a status from anything but a
 //! worker's outcome line and its exit.
 
-mod gradebook;
+pub mod gradebook;
 mod launch;
 pub(crate) mod made;
 mod outputs;
@@ -92,18 +92,8 @@ pub struct BatchArgs {
     /// row says `infra`.
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub timeout: String,
-    /// Build caches, one per submission path, so a regrade does not rebuild everything.
-    #[arg(long, value_name = "DIR", env = "GRADER_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Offline crate set (the output of `cargo vendor`) for student builds.
-    #[arg(long, value_name = "DIR", env = "GRADER_VENDOR_DIR")]
-    pub vendor_dir: Option<PathBuf>,
-    /// Where scratch trees are made [default: the temporary directory].
-    #[arg(long, value_name = "DIR", env = "GRADER_SCRATCH_DIR")]
-    pub scratch_dir: Option<PathBuf>,
-    /// PATH given to student builds and programs.
-    #[arg(long, value_name = "PATH", env = "GRADER_TOOL_PATH")]
-    pub tool_path: Option<String>,
+    #[command(flatten)]
+    pub env: crate::cli::Environment,
     /// Internal: grade the one DIR in this slot and print its outcome line (what the batch runs).
     #[arg(long, value_name = "SLOT", hide = true)]
     pub worker: Option<u32>,
@@ -136,15 +126,7 @@ fn fail(message: &str) -> ExitCode {
 }
 
 fn options(args: &BatchArgs, slot: Option<u32>) -> Result<Options, String> {
-    let mut opts = Options::from_defaults();
-    if let Some(dir) = &args.cache_dir {
-        opts.cache_dir = dir.clone();
-    }
-    if let Some(dir) = &args.scratch_dir {
-        opts.scratch_parent = dir.clone();
-    }
-    opts.vendor = args.vendor_dir.clone();
-    opts.tool_path = args.tool_path.clone().map(Into::into);
+    let mut opts = args.env.options();
     opts.slot = slot;
     if let Some(vendor) = &opts.vendor
         && !vendor.is_dir()

@@ -81,10 +81,27 @@ impl Lab {
         command
     }
 
-    /// The cat as uid/gid [`NOBODY`]; only root may ask for this.
+    /// The cat as uid/gid [`NOBODY`]; only root may ask for this. It runs a copy kept in the lab
+    /// directory: the build tree may sit below a directory only its owner can enter (a checkout
+    /// under /root, say), where `nobody` could not execute it.
     pub fn cat_as_nobody(&self) -> assert_cmd::Command {
-        let mut command = self.std_cat();
-        command.uid(NOBODY).gid(NOBODY);
+        let program = self.root().join(".cat-sandbox-for-nobody");
+        if !program.exists() {
+            // A hard link, not a copy: a file still open for writing while another test thread
+            // forks cannot be executed (ETXTBSY). A copy only across file systems.
+            let built = assert_cmd::cargo::cargo_bin!("cat-sandbox");
+            if fs::hard_link(built, &program).is_err() {
+                fs::copy(built, &program).expect("copy the cat");
+            }
+            fs::set_permissions(&program, fs::Permissions::from_mode(0o755))
+                .expect("chmod the cat");
+        }
+        let mut command = Command::new(program);
+        command
+            .current_dir(self.root())
+            .env_clear()
+            .uid(NOBODY)
+            .gid(NOBODY);
         assert_cmd::Command::from_std(command)
     }
 

@@ -37,6 +37,15 @@ fn ran(command: &mut Command) -> Ran {
     }
 }
 
+/// A copy of the C/Python lab file in `dir`, for runs as `nobody`: the checkout itself may sit
+/// below a directory only root can enter (e.g. under /root).
+fn lab_anyone_can_read(dir: &Path) -> PathBuf {
+    let lab = dir.join("original.toml");
+    std::fs::copy(original_lab(), &lab).expect("copy the lab file");
+    std::fs::set_permissions(&lab, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    lab
+}
+
 /// A directory for reports (and other scratch) that anyone may write, so runs as `nobody` can too.
 fn open_dir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
@@ -176,7 +185,9 @@ fn an_unreadable_submission_is_refused() {
     let reports = open_dir();
     let locked = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o000)).expect("chmod");
-    let mut command = grade_command(locked.path(), &original_lab(), reports.path());
+    let lab_dir = open_dir();
+    let lab = lab_anyone_can_read(lab_dir.path());
+    let mut command = grade_command(locked.path(), &lab, reports.path());
     if is_root() {
         // Root reads everything; the grader run by an ordinary user meets the locked door.
         command.uid(NOBODY).gid(NOBODY).env("HOME", "/nonexistent");
@@ -295,7 +306,9 @@ fn without_root_the_sandbox_checks_are_skipped_never_passed() {
     let reports = open_dir();
     let copy = open_dir();
     support::copy_tree(&submissions().join("original"), copy.path());
-    let mut command = grade_command(copy.path(), &original_lab(), reports.path());
+    let lab_dir = open_dir();
+    let lab = lab_anyone_can_read(lab_dir.path());
+    let mut command = grade_command(copy.path(), &lab, reports.path());
     if is_root() {
         for entry in walk(copy.path()) {
             let mode = if entry.is_dir() { 0o755 } else { 0o644 };

@@ -27,13 +27,7 @@ pub fn contents(ctx: &Context<'_>, path: &str, expect: &str, check: &Check) -> V
                 ..Evidence::default()
             },
         ),
-        Err(e) => Verdict::fail(
-            e.to_string(),
-            Evidence {
-                hint: check.hint.clone(),
-                ..Evidence::default()
-            },
-        ),
+        Err(e) => with_lab_hint(e.to_string(), check),
     }
 }
 
@@ -41,13 +35,7 @@ pub fn ignores(ctx: &Context<'_>, paths: &[String], check: &Check) -> Verdict {
     let text = match submission::read_text(ctx.submission, ".gitignore") {
         Ok(t) => t,
         Err(e) => {
-            return Verdict::fail(
-                e.to_string(),
-                Evidence {
-                    hint: check.hint.clone(),
-                    ..Evidence::default()
-                },
-            );
+            return with_lab_hint(e.to_string(), check);
         }
     };
     let missing: Vec<&str> = paths
@@ -74,13 +62,7 @@ pub fn mentions(ctx: &Context<'_>, path: &str, any_of: &[String], check: &Check)
     let text = match submission::read_text(ctx.submission, path) {
         Ok(t) => t,
         Err(e) => {
-            return Verdict::fail(
-                e.to_string(),
-                Evidence {
-                    hint: check.hint.clone(),
-                    ..Evidence::default()
-                },
-            );
+            return with_lab_hint(e.to_string(), check);
         }
     };
     let found = text
@@ -136,14 +118,19 @@ pub fn tags(ctx: &Context<'_>, tags: &[String], check: &Check) -> Verdict {
             if missing.is_empty() {
                 Verdict::pass(format!("tags present: {}", tags.join(", ")))
             } else {
-                Verdict::fail(
-                    format!("tags missing: {}", missing.join(", ")),
-                    Evidence {
-                        hint: check.hint.clone(),
-                        ..Evidence::default()
-                    },
-                )
+                with_lab_hint(format!("tags missing: {}", missing.join(", ")), check)
             }
         }
     }
+}
+
+/// A failure whose only evidence is the lab's own hint for the check.
+fn with_lab_hint(summary: impl Into<String>, check: &Check) -> Verdict {
+    Verdict::fail(
+        summary,
+        Evidence {
+            hint: check.hint.clone(),
+            ..Evidence::default()
+        },
+    )
 }

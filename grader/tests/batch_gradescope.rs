@@ -14,31 +14,8 @@ use std::process::Command;
 use serde_json::Value;
 use support::{is_root, repo_root, submissions};
 
-/// Top-level fields of Gradescope's results format, and the two this grader adds (`max_score`
-/// for readers, `extra_data`, which Gradescope keeps as it is).
-const TOP_LEVEL: &[&str] = &[
-    "score",
-    "execution_time",
-    "output",
-    "output_format",
-    "visibility",
-    "stdout_visibility",
-    "tests",
-    "max_score",
-    "extra_data",
-];
-const PER_TEST: &[&str] = &[
-    "score",
-    "max_score",
-    "status",
-    "name",
-    "number",
-    "output",
-    "output_format",
-    "tags",
-    "visibility",
-    "extra_data",
-];
+use grader::report::gradescope::{TEST_FIELDS as PER_TEST, TOP_LEVEL_FIELDS as TOP_LEVEL};
+
 const VISIBILITY: &[&str] = &["hidden", "after_due_date", "after_published", "visible"];
 const FORMATS: &[&str] = &["text", "html", "simple_format", "md", "ansi"];
 

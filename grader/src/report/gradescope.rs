@@ -105,38 +105,40 @@ fn seconds(duration: std::time::Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
+/// Top-level fields of Gradescope's results format (see the engineering notes), plus `extra_data`,
+/// which Gradescope keeps as it is, and `max_score`, which this grader adds for readers. The tests
+/// of this module and of the Gradescope adapter check documents against this list.
+pub const TOP_LEVEL_FIELDS: &[&str] = &[
+    "score",
+    "max_score",
+    "execution_time",
+    "output",
+    "output_format",
+    "visibility",
+    "stdout_visibility",
+    "tests",
+    "extra_data",
+];
+
+/// Per-test fields Gradescope defines, with its optional `extra_data` (the check id and the real
+/// outcome).
+pub const TEST_FIELDS: &[&str] = &[
+    "score",
+    "max_score",
+    "status",
+    "name",
+    "number",
+    "output",
+    "output_format",
+    "tags",
+    "visibility",
+    "extra_data",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::fixture;
-
-    /// Top-level keys Gradescope's results format defines (see the engineering notes), plus
-    /// `extra_data`, which it allows, and `max_score`, which this grader adds for readers.
-    const TOP_LEVEL: &[&str] = &[
-        "score",
-        "max_score",
-        "execution_time",
-        "output",
-        "output_format",
-        "visibility",
-        "stdout_visibility",
-        "tests",
-        "extra_data",
-    ];
-    /// Per-test keys Gradescope defines.
-    const PER_TEST: &[&str] = &[
-        "score",
-        "max_score",
-        "status",
-        "name",
-        "number",
-        "output",
-        "output_format",
-        "tags",
-        "visibility",
-        // Gradescope's optional per-test extra data: the check id and the real outcome.
-        "extra_data",
-    ];
 
     fn keys(value: &Value) -> Vec<&str> {
         let mut keys: Vec<&str> = value
@@ -158,11 +160,11 @@ mod tests {
     #[test]
     fn report_gradescope_fields_match_the_spec() {
         let doc = gradescope_json(&fixture::report());
-        assert_eq!(keys(&doc), sorted(TOP_LEVEL));
+        assert_eq!(keys(&doc), sorted(TOP_LEVEL_FIELDS));
         let tests = doc["tests"].as_array().expect("tests is an array");
         assert_eq!(tests.len(), 5);
         for test in tests {
-            assert_eq!(keys(test), sorted(PER_TEST));
+            assert_eq!(keys(test), sorted(TEST_FIELDS));
         }
         assert_eq!(
             keys(&doc["extra_data"]),

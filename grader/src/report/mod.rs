@@ -8,7 +8,7 @@
 
 mod atomic;
 mod explain;
-mod gradescope;
+pub mod gradescope;
 mod junit;
 mod terminal;
 

@@ -97,3 +97,20 @@ ipc_lab_remove_untagged_images() {
         docker rmi $ids >/dev/null 2>&1 || true
     fi
 }
+
+# The wrappers' common arguments, `[DIR] [-- REST...]`: sets IPC_LAB_DIR (absolute; the current
+# directory when absent) and the array IPC_LAB_REST. Prints "usage: USAGE" and exits 2 otherwise.
+ipc_lab_dir_and_rest() {
+    local usage=$1
+    shift
+    IPC_LAB_DIR=.
+    if (($#)) && [[ "$1" != -- ]]; then
+        IPC_LAB_DIR=$1
+        shift
+    fi
+    [[ $# -eq 0 || "$1" == -- ]] || { echo "usage: $usage" >&2; exit 2; }
+    (($#)) && shift
+    IPC_LAB_DIR=$(cd "$IPC_LAB_DIR" && pwd)
+    # shellcheck disable=SC2034  # read by the scripts that source this file
+    IPC_LAB_REST=("$@")
+}

@@ -24,14 +24,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=docker/defaults.sh
 source "$here/defaults.sh"
 
-dir=.
-if (($#)) && [[ "$1" != -- ]]; then
-    dir=$1
-    shift
-fi
-[[ $# -eq 0 || "$1" == -- ]] || { echo "usage: docker/grade.sh [DIR] [-- GRADER ARGS...]" >&2; exit 2; }
-(($#)) && shift
-dir=$(cd "$dir" && pwd)
+ipc_lab_dir_and_rest "docker/grade.sh [DIR] [-- GRADER ARGS...]" "$@"
+dir=$IPC_LAB_DIR
+set -- "${IPC_LAB_REST[@]}"
 
 mode=${IPC_LAB_SUBMISSION_MODE:-}
 if [[ -z "$mode" ]]; then

@@ -17,14 +17,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=docker/defaults.sh
 source "$here/defaults.sh"
 
-dir=.
-if (($#)) && [[ "$1" != -- ]]; then
-    dir=$1
-    shift
-fi
-[[ $# -eq 0 || "$1" == -- ]] || { echo "usage: docker/shell.sh [DIR] [-- COMMAND...]" >&2; exit 2; }
-(($#)) && shift
-dir=$(cd "$dir" && pwd)
+ipc_lab_dir_and_rest "docker/shell.sh [DIR] [-- COMMAND...]" "$@"
+dir=$IPC_LAB_DIR
+set -- "${IPC_LAB_REST[@]}"
 
 cmd=(docker run --rm -i)
 # A terminal only when there is one (scripts and CI have none).

@@ -6,8 +6,11 @@
 #      the student one-liner: expect exit 0 and `GRADE: 25/25 (100.00%)`
 #   4. grade it again on the warm build cache and time that
 #   5. grade a copy with one deliberate mistake: expect the parameters below
-#   6. run the student GitLab template job with gitlabci-local
-#   7. check that no container, no process of the lab's users and no scratch
+#   6. replay the handout's Part 0 shell steps through docker/shell.sh
+#   7. run the student GitLab template job with gitlabci-local, and the class
+#      template's shard and merge jobs (docker/ci-class-batch.sh); build the
+#      Gradescope image and grade the sample submission in it
+#   8. check that no container, no process of the lab's users and no scratch
 #      directory is left behind
 # and prints the figures (image size, build time, warm grading time).
 # When no Docker engine answers it says so in one loud line and exits 0.
@@ -35,6 +38,9 @@ WARM_RUNS=${WARM_RUNS:-5}
 # Also run the student GitLab template job locally with gitlabci-local (1) or not (0).
 GITLAB_TEMPLATE_RUN=${GITLAB_TEMPLATE_RUN:-1}
 GCIL_VERSION=${GCIL_VERSION:-13.2.0}
+# Also build the Gradescope image and grade the sample in it (1) or not (0).
+GRADESCOPE_IMAGE_RUN=${GRADESCOPE_IMAGE_RUN:-1}
+GRADESCOPE_IMAGE=${GRADESCOPE_IMAGE:-ipc-lab/gradescope-ci:latest}
 # Uids of garfield and labowner in the image (docker/Dockerfile).
 LAB_UIDS=${LAB_UIDS:-20001,20002}
 # -----------------------------------------------------------------------------
@@ -63,6 +69,7 @@ cleanup() {
         docker rm -f "$id" >/dev/null 2>&1 || true
     done
     [[ "$KEEP_CACHE" == 1 ]] || docker volume rm -f "$CACHE_VOLUME" >/dev/null 2>&1 || true
+    docker volume rm -f "$name_prefix-seed-cache" >/dev/null 2>&1 || true
     rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -71,7 +78,7 @@ trap cleanup EXIT
 # are on the container's tmpfs and never reach this machine's TMPDIR).
 own_tmp() {
     find "${TMPDIR:-/tmp}" -maxdepth 1 \( -name 'ipc-lab-rootfs.*' -o -name 'ipc-lab-build.*' \
-        -o -name 'ipc-lab-ci-docker.*' -o -name 'ipc-lab-ciyaml.*' \) ! -path "$scratch" | sort
+        -o -name 'ipc-lab-ci-docker.*' -o -name 'ipc-lab-ciyaml.*' -o -name 'ipc-lab-gradescope*' \) ! -path "$scratch" | sort
 }
 tmp_before=$(own_tmp)
 
@@ -174,6 +181,83 @@ else
     fi
 fi
 
+# 5b. Every scenario lab the image carries: its reference solution gets full marks in the image.
+for lab in shm monitor deputy proxy; do
+    t0=$(ipc_lab_now)
+    set +e
+    # No cache volume: the check of the volume below expects only the ipc lab's builds in it.
+    out=$(IPC_LAB_CACHE_VOLUME= bash "$here/grade.sh" "$repo/labs/$lab/reference" -- \
+        grade --lab "$lab" /submission 2>"$scratch/$lab.err")
+    code=$?
+    set -e
+    last=$(printf '%s\n' "$out" | tail -n 1)
+    figure "lab $lab: reference in the image: $(ipc_lab_since "$t0") s, exit $code, $last"
+    if [[ $code -ne 0 || "$last" != "GRADE: 30/30 (100.00%)" ]]; then
+        fail "lab $lab: the reference did not get full marks in the image: exit $code, $last"
+        printf '%s\n' "$out" | tail -n 40 >&2
+        tail -n 20 "$scratch/$lab.err" >&2
+    fi
+done
+
+# 5b'. The build seed in the image (labs/shm/lab.toml: seed = "reference", found through
+#      GRADER_LAB_ROOT): a student's edited copy graded with a cache volume of its own builds the
+#      lab's reference crates first, once; the next edit then compiles only the student's crate.
+seed_volume="$name_prefix-seed-cache"
+docker volume rm -f "$seed_volume" >/dev/null 2>&1 || true
+seed_ok=true
+seed_times=()
+for n in 1 2; do
+    copy="$scratch/seed-edit-$n"
+    cp -r "$repo/labs/shm/reference" "$copy"
+    printf '\n// edit %s\n' "$n" >>"$copy/src/bin/server.rs"
+    t0=$(ipc_lab_now)
+    set +e
+    out=$(IPC_LAB_CACHE_VOLUME=$seed_volume bash "$here/grade.sh" "$copy" -- \
+        grade --lab shm /submission 2>"$scratch/seed-$n.err")
+    code=$?
+    set -e
+    seed_times+=("$(ipc_lab_since "$t0")")
+    last=$(printf '%s\n' "$out" | tail -n 1)
+    if [[ $code -ne 0 || "$last" != "GRADE: 30/30 (100.00%)" ]]; then
+        seed_ok=false
+        fail "build seed: edit $n of the shm reference: exit $code, $last"
+        tail -n 20 "$scratch/seed-$n.err" >&2
+    fi
+done
+grep -q "built the lab's reference crates once" "$scratch/seed-1.err" ||
+    { seed_ok=false; fail "build seed: the first edit did not build the lab's reference crates first"; }
+if grep -q "built the lab's reference crates once" "$scratch/seed-2.err"; then
+    seed_ok=false
+    fail "build seed: the second edit built the reference crates again"
+fi
+docker volume rm -f "$seed_volume" >/dev/null 2>&1 || true
+$seed_ok && figure "build seed in the image (lab shm, own cache volume): first edit ${seed_times[0]} s" \
+    "(reference crates built first), second edit ${seed_times[1]} s, both 30/30"
+
+# 5c. The student template against GitLab's schema, and its coverage regex on
+#     the grader's GRADE lines (docker/validate-ci-yaml.sh).
+if bash "$here/validate-ci-yaml.sh" >"$scratch/ciyaml.out" 2>&1; then
+    figure "student CI template: valid against GitLab's schema, coverage regex reads every GRADE line"
+else
+    fail "student CI template: docker/validate-ci-yaml.sh failed"
+    sed 's/^/    | /' "$scratch/ciyaml.out" | tail -n 30
+fi
+
+# 5d. The handout's Part 0 shell: its 0.5 steps replayed through docker/shell.sh
+#     on a copy of the starter (writable working copy, the image's toolchain, the
+#     container's name).
+t0=$(ipc_lab_now)
+part0="$scratch/part0"
+cp -r "$repo/labs/ipc/starter" "$part0"
+if python3 "$here/part0-replay.py" "$repo/labs/ipc/handout/0-setup.md" "$part0" \
+    "$name_prefix-part0" >"$scratch/part0.out" 2>&1; then
+    figure "Part 0 through docker/shell.sh: $(ipc_lab_since "$t0") s, every step as the handout shows"
+else
+    fail "Part 0 through docker/shell.sh: a step did not do what the handout shows"
+    sed 's/^/    | /' "$scratch/part0.out" | tail -n 40
+fi
+# What the container built belongs to root: the scratch removal at exit copes.
+
 # 6. The student CI template, run as GitLab would run it, with gitlabci-local
 #    (PyPI): a copy of this repository whose .gitlab-ci.yml only includes
 #    labs/ipc/ci/grade.gitlab-ci.yml. Its container gets Docker's default
@@ -216,6 +300,44 @@ if [[ "$GITLAB_TEMPLATE_RUN" == 1 ]]; then
     done
     left=$(comm -13 <(echo "$containers_before") <(docker ps -aq | sort))
     [[ -z "$left" ]] || fail "template job: gitlabci-local left containers: $left"
+fi
+
+# 6b. The class template, labs/ci/class-batch.gitlab-ci.yml, with gitlabci-local:
+#     a small class (copies of the C/Python test submission, two broken) graded
+#     by its shard jobs and merged must give the gradebook of one unsharded
+#     batch in the image (docker/ci-class-batch.sh).
+if [[ "$GITLAB_TEMPLATE_RUN" == 1 ]]; then
+    t=$(ipc_lab_now)
+    if GCIL_VERSION="$GCIL_VERSION" bash "$here/ci-class-batch.sh" >"$scratch/class-batch.out" 2>&1; then
+        jobs_line=$(grep -m 1 -o 'the [0-9]* shard jobs and the merge: .*' "$scratch/class-batch.out" || true)
+        figure "class template (gitlabci-local): merged shards = one batch's gradebook;" \
+            "${jobs_line:-shard and merge jobs}, $(ipc_lab_since "$t") s in all"
+    else
+        fail "class template: docker/ci-class-batch.sh failed"
+        sed 's/^/    | /' "$scratch/class-batch.out" | tail -n 40
+    fi
+fi
+
+# 6c. The Gradescope autograder image (docker/gradescope/build-image.sh): built
+#     with no registry (the Gradescope and Rust images fall back to the local
+#     base), then the sample C/Python submission graded the way Gradescope runs
+#     it must give full marks; no untagged image of ours may be left behind.
+if [[ "$GRADESCOPE_IMAGE_RUN" == 1 ]]; then
+    t=$(ipc_lab_now)
+    if bash "$here/gradescope/build-image.sh" --image "$GRADESCOPE_IMAGE" --smoke \
+        >"$scratch/gradescope.out" 2>&1; then
+        smoke=$(grep -m 1 -o 'smoke test: .*' "$scratch/gradescope.out" || true)
+        built=$(grep -m 1 -o 'built [^ ]*: [0-9]* MB' "$scratch/gradescope.out" || true)
+        figure "Gradescope image: ${built:-built}, $smoke, $(ipc_lab_since "$t") s in all"
+    else
+        fail "Gradescope image: docker/gradescope/build-image.sh --smoke failed"
+        sed 's/^/    | /' "$scratch/gradescope.out" | tail -n 40
+    fi
+    grep -q 'absent and cannot be pulled: using the local base' "$scratch/gradescope.out" ||
+        docker image inspect gradescope/autograder-base:latest >/dev/null 2>&1 ||
+        fail "Gradescope image: no registry, yet the build did not say it fell back to the local base"
+    dangling=$(docker image ls -q -f dangling=true -f label=ipc-lab.image)
+    [[ -z "$dangling" ]] || fail "untagged images of ours left behind: $dangling"
 fi
 
 # 7. Nothing left behind. A container that is gone takes its processes and

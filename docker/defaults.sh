@@ -110,6 +110,13 @@ ipc_lab_dir_and_rest() {
     fi
     [[ $# -eq 0 || "$1" == -- ]] || { echo "usage: $usage" >&2; exit 2; }
     (($#)) && shift
+    if [[ ! -d "$IPC_LAB_DIR" ]]; then
+        # The grader's own wording and exit status for a submission it cannot read.
+        echo "grader: error: the submission directory $IPC_LAB_DIR does not exist" >&2
+        echo "  fix: give the path of your working copy (the directory with Cargo.toml), or run from inside it" >&2
+        echo "GRADE: none (the grader could not grade: see the error above)"
+        exit 2
+    fi
     IPC_LAB_DIR=$(cd "$IPC_LAB_DIR" && pwd)
     # shellcheck disable=SC2034  # read by the scripts that source this file
     IPC_LAB_REST=("$@")

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Opens a shell in the grader image with the working copy mounted, confined
-# like a grading run (no network, few capabilities, limits), for trying things
-# by hand: build the programs, start the listener, send it signals, run the cat
-# as garfield. Prints the exact `docker run` command first, then runs it.
+# Opens the handout's Part 0 shell (0.4) in the grader image: your working
+# copy at /work, read-write (it is the same folder, not a copy), the image's
+# toolchain and crates, and the container named `ipc-lab`, so that
+# `docker exec -it ipc-lab bash` opens a second shell in it. Confined like a
+# grading run (no network, few capabilities, limits). Prints the exact
+# `docker run` command first, then runs it.
 #
 # Usage: docker/shell.sh [DIR] [-- COMMAND...]
-#   DIR defaults to the current directory; it is mounted read-only at
-#   /submission. Builds go to /tmp/target (CARGO_TARGET_DIR), on the
-#   container's tmpfs, so nothing is written into your working copy; to use
-#   make, copy the code first: `cp -r /submission /tmp/work && cd /tmp/work`.
+#   DIR defaults to the current directory. What you build there (target/,
+#   output.log) lands in DIR, owned by root on Linux, as the handout says.
 #   COMMAND runs instead of an interactive bash.
-# Same environment variables as docker/grade.sh.
+# IPC_LAB_CONTAINER_NAME names the container (default ipc-lab; empty: no
+# name). Same other environment variables as docker/grade.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,15 +22,22 @@ ipc_lab_dir_and_rest "docker/shell.sh [DIR] [-- COMMAND...]" "$@"
 dir=$IPC_LAB_DIR
 set -- "${IPC_LAB_REST[@]}"
 
+name=${IPC_LAB_CONTAINER_NAME-ipc-lab}
+
 cmd=(docker run --rm -i)
 # A terminal only when there is one (scripts and CI have none).
 [[ -t 0 && -t 1 ]] && cmd+=(-t)
-[[ -n "${IPC_LAB_CONTAINER_NAME:-}" ]] && cmd+=(--name "$IPC_LAB_CONTAINER_NAME")
+[[ -n "$name" ]] && cmd+=(--name "$name")
 mapfile -t hardening < <(ipc_lab_hardening_flags)
-cmd+=("${hardening[@]}" -e CARGO_TARGET_DIR=/tmp/target -v "$dir:/submission:ro"
-    -w /submission --entrypoint bash "$IPC_LAB_IMAGE")
+# The image's CARGO_HOME is on the read-only root: cargo gets a writable one on
+# the tmpfs, with the image's offline vendored-crates configuration copied in.
+cmd+=("${hardening[@]}" -v "$dir:/work" -w /work -e CARGO_HOME=/tmp/cargo-home
+    --entrypoint bash "$IPC_LAB_IMAGE")
+setup='mkdir -p /tmp/cargo-home && cp /usr/local/cargo/config.toml /tmp/cargo-home/ 2>/dev/null; '
 if (($#)); then
-    cmd+=(-c "$*")
+    cmd+=(-c "$setup$*")
+else
+    cmd+=(-c "${setup}exec bash -i")
 fi
 
 printf '+ %s\n' "$(ipc_lab_show_command "${cmd[@]}")" >&2

@@ -86,6 +86,9 @@ cases = [
     ("GRADE: 25/25 (100.00%)", "100.00"),
     ("GRADE: 24/25 (96.00%)", "96.00"),
     ("GRADE: 0/25 (0.00%)", "0.00"),
+    # Half points, and the line of a run that could not grade (no coverage then).
+    ("GRADE: 17.5/25 (70.00%)", "70.00"),
+    ("GRADE: none (the grader could not grade: see the error above)", None),
     # A line from the report that was indented on purpose does not count, and
     # the last GRADE line of the log wins.
     (" GRADE: 25/25 (100.00%)\nGRADE: 10/25 (40.00%)", "40.00"),

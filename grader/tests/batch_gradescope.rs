@@ -91,7 +91,18 @@ fn assert_in_spec(doc: &Value) {
             assert!(PER_TEST.contains(&key.as_str()), "unknown test field {key}");
         }
         assert!(test["score"].is_number() && test["max_score"].is_number());
-        assert!(["passed", "failed"].contains(&test["status"].as_str().expect("status")));
+        // `status` is optional in the spec: a skipped or information-only test leaves it out,
+        // so Gradescope shows it neutral rather than failed.
+        match test.get("status") {
+            Some(status) => {
+                assert!(["passed", "failed"].contains(&status.as_str().expect("status")))
+            }
+            None => assert!(
+                test["extra_data"]["outcome"] == "skipped"
+                    || test["extra_data"]["informational"] == true,
+                "only skipped or information-only tests leave status out: {test}"
+            ),
+        }
         assert!(test["name"].is_string() && test["number"].is_string());
         assert!(test["output"].is_string());
         assert!(FORMATS.contains(&test["output_format"].as_str().expect("format")));

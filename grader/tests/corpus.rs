@@ -12,7 +12,7 @@ mod support;
 
 use std::ffi::OsString;
 
-use grader::reliability::{self, RunOptions, Summary};
+use grader_dev::{self as reliability, RunOptions, Summary};
 use support::{grader, is_root, repo_root};
 
 fn options() -> RunOptions {
@@ -27,6 +27,7 @@ fn options() -> RunOptions {
     RunOptions {
         corpus: repo_root().join("grader/tests/corpus/corpus.toml"),
         grader: command.get_program().into(),
+        kinds: grader::catalog::registry().kinds().clone(),
         env,
         only: Vec::new(),
         progress: true,
@@ -74,6 +75,9 @@ fn the_corpus_is_graded_right_and_nothing_escapes() {
     assert_eq!(summary.bytes_changed, 0);
     assert_eq!(summary.forged_accepted, 0);
     assert_eq!(summary.files_left, 0);
+    assert_eq!(summary.ipc_left, 0);
+    assert_eq!(summary.keys_left, 0);
+    assert_eq!(summary.hung, 0);
     assert_eq!(summary.connections, 0);
     assert_eq!(summary.canary_hurt, 0);
     if is_root() {
@@ -83,14 +87,14 @@ fn the_corpus_is_graded_right_and_nothing_escapes() {
     readme_shows_the_same_invariants(&summary);
 }
 
-/// The README's table was produced by `grader reliability --update-readme`; it must cover the
+/// The README's table was produced by `grader-dev reliability --update-readme`; it must cover the
 /// corpus as it is now and show the invariants this run holds.
 fn readme_shows_the_same_invariants(summary: &Summary) {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
     let value = |row: &str| {
         reliability::readme_value(&readme, row).unwrap_or_else(|| {
             panic!(
-                "README.md has no `{row}` row between {} and {}: run `grader reliability --update-readme README.md` as root",
+                "README.md has no `{row}` row between {} and {}: run `grader-dev reliability --update-readme README.md` as root",
                 reliability::README_START,
                 reliability::README_END
             )
@@ -99,7 +103,7 @@ fn readme_shows_the_same_invariants(summary: &Summary) {
     let count = value(reliability::ROW_SUBMISSIONS);
     assert!(
         count.starts_with(&format!("{} (", summary.entries)),
-        "README counts `{count}` submissions, the corpus has {}: rerun `grader reliability --update-readme README.md`",
+        "README counts `{count}` submissions, the corpus has {}: rerun `grader-dev reliability --update-readme README.md`",
         summary.entries
     );
     let right = value(reliability::ROW_RIGHT);

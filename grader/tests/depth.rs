@@ -261,7 +261,11 @@ fn the_bonus_lab_grades_behaviour() {
 #[test]
 fn the_bonus_hints_name_real_handout_sections() {
     let headings = support::handout::headings();
-    let lab = grader::lab::Lab::load(&repo_root().join("labs/ipc/lab-2b.toml")).expect("valid");
+    let lab = grader::lab::Lab::load(
+        &repo_root().join("labs/ipc/lab-2b.toml"),
+        grader::catalog::registry().kinds(),
+    )
+    .expect("valid");
     for check in &lab.checks {
         let hint = check.hint.as_deref().unwrap_or_default();
         let named = support::handout::references(hint);

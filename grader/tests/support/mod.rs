@@ -14,17 +14,6 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Prints the loud line a skipped root-only test leaves in the log.
-pub fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!(
-        "SKIPPED: {test} needs root (CI runs as root; run `sudo cargo test` or grade in Docker)"
-    );
-    true
-}
-
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -74,7 +63,12 @@ pub fn grader_exe() -> &'static Path {
         if !is_root() {
             return built;
         }
-        let dir = std::env::temp_dir().join("ipc-lab-test-bin");
+        // One directory per build tree: two checkouts testing at once must not swap binaries.
+        let tree = built
+            .parent()
+            .map_or_else(String::new, |p| p.display().to_string());
+        let dir =
+            std::env::temp_dir().join(format!("ipc-lab-test-bin-{}", grader::lab::digest(&tree)));
         if std::fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir() || m.uid() != 0) {
             let _ = std::fs::remove_file(&dir).or_else(|_| std::fs::remove_dir_all(&dir));
         }
@@ -87,8 +81,40 @@ pub fn grader_exe() -> &'static Path {
         }
         let exe = dir.join("grader");
         std::fs::rename(&staged, &exe).expect("install the grader");
+        // The labs' tool programs go next to it: scenario checks find them as {tools}.
+        if let Some(built_dir) = built.parent() {
+            install_tools(built_dir, &dir);
+        }
         exe
     })
+}
+
+/// Links (or copies) every lab tool program cargo built (`shm-clients`, `deputy-attack`, ...)
+/// into `to`, where the lab's users can run them.
+fn install_tools(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(entries) = std::fs::read_dir(from) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_tool = ["shm-", "monitor-", "deputy-", "proxy-"]
+            .iter()
+            .any(|p| name.starts_with(p))
+            && !name.contains('.');
+        let Ok(meta) = entry.metadata() else { continue };
+        if !is_tool || !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+            continue;
+        }
+        let staged = to.join(format!(".{name}.{}", std::process::id()));
+        let _ = std::fs::remove_file(&staged);
+        if std::fs::hard_link(entry.path(), &staged).is_err()
+            && std::fs::copy(entry.path(), &staged).is_err()
+        {
+            continue;
+        }
+        let _ = std::fs::rename(&staged, to.join(&name));
+    }
 }
 
 /// A grader command with a shared build cache, so repeated grades of one path stay fast.
@@ -99,6 +125,9 @@ pub fn grader() -> Command {
         std::env::temp_dir().join("ipc-lab-test-cache"),
     );
     cmd.env("NO_COLOR", "1");
+    // The suite grades hundreds of distinct submissions into one cache; keep them all, so the
+    // next run finds them built (a course's cache keeps the last 32 by default).
+    cmd.env("GRADER_CACHE_KEEP", "100000");
     for (k, v) in root_env() {
         cmd.env(k, v);
     }

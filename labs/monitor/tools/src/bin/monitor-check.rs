@@ -1,0 +1,5 @@
+//! `monitor-check`: see monitor_tools::cli (thin entry point).
+
+fn main() -> std::process::ExitCode {
+    monitor_tools::cli::check_main()
+}

@@ -281,6 +281,63 @@ fn batch_regrade_keeps_the_good_result_when_the_grader_fails() {
     assert_eq!(again.cell("alice", "status"), "graded");
 }
 
+/// The build check's line in a student's results.json.
+fn build_output(out: &Path, student: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("json/{student}.json"))).expect("results.json"),
+    )
+    .expect("valid JSON");
+    json["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .find(|t| t["extra_data"]["id"] == "build")
+        .and_then(|t| t["output"].as_str())
+        .expect("a build check")
+        .to_string()
+}
+
+#[test]
+#[cfg_attr(
+    not(ipc_lab_root),
+    ignore = "needs root (CI runs as root; or run the tests in the grader image)"
+)]
+fn batch_regrade_reuses_the_build_of_unchanged_files_only() {
+    let _one = serial();
+    let class = class_dir();
+    // Bytes no other test grades, so the first build below is this test's own.
+    let nonce = class
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let alice = student(class.path(), "alice", |d| {
+        let source = d.join("listener.c");
+        let mut text = std::fs::read_to_string(&source).expect("listener.c");
+        text.push_str(&format!("/* {nonce} */\n"));
+        std::fs::write(&source, text).expect("write");
+    });
+    let out = class.path().join("out");
+    let first = batch(&out, &[], &[&alice], &[]);
+    assert_eq!(first.cell("alice", "score"), "25", "{}", first.stderr);
+    assert_eq!(build_output(&out, "alice"), "`make -B` succeeded");
+
+    let again = batch(&out, &[], &[&alice], &[]);
+    assert_eq!(again.cell("alice", "score"), "25", "{}", again.stderr);
+    assert_eq!(
+        build_output(&out, "alice"),
+        "`make -B` succeeded (an earlier build of exactly these files was reused)"
+    );
+
+    // Changed bytes are built anew: the listener that runs is the one of the new source.
+    replace_in(&alice, "listener.c", "return_code = 1;", "return_code = 0;");
+    let changed = batch(&out, &[], &[&alice], &[]);
+    assert_eq!(build_output(&out, "alice"), "`make -B` succeeded");
+    assert_eq!(changed.cell("alice", "score"), "24", "{}", changed.stderr);
+    assert_eq!(changed.cell("alice", "part1"), "9");
+}
+
 #[test]
 #[cfg_attr(
     not(ipc_lab_root),

@@ -348,6 +348,7 @@ pub fn grade(
         values,
         tool_path,
         isolate_network,
+        build_reused: restored,
         registry,
     };
     phases.done("fixtures");

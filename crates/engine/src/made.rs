@@ -10,8 +10,9 @@
 //! ```
 //! A run copies the submission to `sources.new` first. When it is identical to `sources` (names,
 //! kinds, modes, contents, link targets: compared byte for byte, never by a hash a student could
-//! collide), `build/` is filled from `made/` and the lab's build command finds nothing to do;
-//! otherwise from `sources.new`, and once the build passed, `build/` becomes the new `made/`.
+//! collide), `build/` is filled from `made/` and the build check does not run the lab's build
+//! command at all (`make -B` would redo every step); otherwise from `sources.new`, and once the
+//! build passed, `build/` becomes the new `made/`.
 //!
 //! `made/` must only ever hold what the build itself produced: [`MadeCache::remember`] is called
 //! when the build check has just ended and no other student process ran since the copy (the

@@ -119,6 +119,18 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
             }
         }
     }
+    if ctx.build_reused {
+        // The build directory is the output of a build of these very bytes that passed (made by
+        // this command, copied before any student program ran): running it again would only
+        // redo the same work.
+        return match missing_programs(ctx) {
+            Some(verdict) => verdict,
+            None => Verdict::pass(format!(
+                "`{}` succeeded (an earlier build of exactly these files was reused)",
+                build.command.join(" ")
+            )),
+        };
+    }
     let outcome = match run_build_command(ctx, &command, build.cargo, check.timeout, false) {
         Ok(o) => o,
         Err(e) => {
@@ -171,7 +183,15 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
             );
         }
     }
-    // A build that succeeds but produces no program the lab runs is still a failed build.
+    match missing_programs(ctx) {
+        Some(verdict) => verdict,
+        None => Verdict::pass(format!("`{shown_command}` succeeded")),
+    }
+}
+
+/// A build that succeeds but produces no program the lab runs is still a failed build.
+fn missing_programs(ctx: &Context<'_>) -> Option<Verdict> {
+    let shown_command = ctx.lab.build.as_ref()?.command.join(" ");
     let missing: Vec<String> = ctx
         .lab
         .programs
@@ -181,7 +201,7 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
         .collect();
     if !missing.is_empty() {
         let names: Vec<String> = missing.iter().map(|m| display_path(ctx, m)).collect();
-        return Verdict::fail(
+        return Some(Verdict::fail(
             format!(
                 "the build succeeded but did not produce {}",
                 names.join(", ")
@@ -195,9 +215,9 @@ pub fn run(ctx: &Context<'_>, check: &Check) -> Verdict {
                 )),
                 ..Evidence::default()
             },
-        );
+        ));
     }
-    Verdict::pass(format!("`{shown_command}` succeeded"))
+    None
 }
 
 /// Runs a build-phase command as the owner in the build copy.

@@ -88,6 +88,9 @@ pub struct Context<'a> {
     /// PATH given to student processes.
     pub tool_path: OsString,
     pub isolate_network: bool,
+    /// The build directory already holds what the lab's build command made of exactly these
+    /// bytes in an earlier run (see `made`): the build check does not run it again.
+    pub build_reused: bool,
     /// The kinds, to run a check with.
     pub registry: &'a Registry,
 }

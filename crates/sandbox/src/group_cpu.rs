@@ -27,6 +27,15 @@ pub enum Measure {
 /// that pod has a PID namespace of its own.
 pub(super) fn members(main: i32, pod_init: Option<i32>) -> Vec<i32> {
     if let Some(init) = pod_init
+        && let Some(mut found) = procfs::descendants(init)
+    {
+        // Every process of the pod's PID namespace descends from its init.
+        if !found.contains(&main) {
+            found.push(main);
+        }
+        return found;
+    }
+    if let Some(init) = pod_init
         && let Some(ns) = pid_namespace(init)
     {
         let mut found: Vec<i32> = procfs::all_pids()

@@ -132,6 +132,11 @@ impl Running {
             uid: self.uid.filter(|_| self.pod.is_none()),
             orphans: self.pod.is_none(),
             spare_other_runs: true,
+            within: self
+                .pod
+                .as_ref()
+                .filter(|run| run.shared.namespaced())
+                .map(|run| run.shared.init()),
         });
         let status = match (&mut self.child, &self.pod) {
             (Some(child), _) => child.wait(),
@@ -186,6 +191,14 @@ impl Running {
 
 /// Live processes of the PID namespace of `init` other than `init` and `main`.
 fn in_pod(init: i32, main: i32) -> usize {
+    // Every process of the pod's PID namespace descends from its init.
+    if let Some(members) = super::procfs::descendants(init) {
+        return members
+            .into_iter()
+            .filter(|&p| p != main)
+            .filter(|&p| super::procfs::stat(p).is_some_and(|s| !s.is_dead()))
+            .count();
+    }
     let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
     let Some(pod) = ns(init) else {
         return left_behind(main);

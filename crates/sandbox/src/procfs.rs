@@ -72,6 +72,40 @@ pub(super) fn all_pids() -> Vec<i32> {
         .collect()
 }
 
+/// Every live descendant of `root` (not `root` itself), from the `children` lists of each thread
+/// (/proc/<pid>/task/<tid>/children): in a pod, whose processes all descend from its init, this
+/// reads a few files where `all_pids` would read one per process of the machine. None when the
+/// kernel has no such lists or `root` is gone; then the caller looks at every pid.
+pub(super) fn descendants(root: i32) -> Option<Vec<i32>> {
+    let children_of = |pid: i32| -> Option<Vec<i32>> {
+        let mut kids = Vec::new();
+        for task in fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+            if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+                kids.extend(
+                    text.split_ascii_whitespace()
+                        .filter_map(|n| n.parse::<i32>().ok()),
+                );
+            }
+        }
+        Some(kids)
+    };
+    // The root's own list must be readable: an empty answer must mean "no children".
+    fs::metadata(format!("/proc/{root}/task/{root}/children")).ok()?;
+    let mut found = children_of(root)?;
+    let mut next = 0;
+    // A pod's process count is bounded by its users' RLIMIT_NPROC; this bounds a bad answer.
+    while next < found.len() && found.len() < 1 << 16 {
+        // A process that ended between two reads has no list: it has no children either.
+        for kid in children_of(found[next]).unwrap_or_default() {
+            if !found.contains(&kid) {
+                found.push(kid);
+            }
+        }
+        next += 1;
+    }
+    Some(found)
+}
+
 /// The text of /proc/<pid>/status; None when the process is gone.
 pub(super) fn status(pid: i32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/status")).ok()
@@ -159,6 +193,38 @@ fn schedstat_nanos(pid: i32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn descendants_finds_children_and_grandchildren_and_nothing_else() {
+        // sh, its child sh, and that one's sleep; the outer sh waits, the inner one too.
+        let mut top = std::process::Command::new("sh")
+            .args(["-c", "sh -c 'sleep 600 & wait' & wait"])
+            .spawn()
+            .expect("sh");
+        let root = top.id() as i32;
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        let mut found = descendants(root).expect("children lists");
+        while found.len() < 2 && std::time::Instant::now() < until {
+            found = descendants(root).expect("children lists");
+        }
+        let parents: Vec<i32> = found
+            .iter()
+            .map(|&p| stat(p).expect("alive").ppid)
+            .collect();
+        for &pid in &found {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = top.kill();
+        let _ = top.wait();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(!found.contains(&root));
+        assert_eq!(parents[0], root, "the child first");
+        assert_eq!(parents[1], found[0], "then the grandchild");
+        assert!(descendants(i32::MAX).is_none(), "no such process");
+    }
 
     #[test]
     fn stat_line_with_spaces_and_parentheses_in_the_name_parses() {

@@ -60,6 +60,9 @@ pub(super) struct Targets {
     /// Spare the sessions of other live runs even when they match `uid` (several runs as one
     /// user at a time); the fast kill-everything-of-the-user helper is then not used.
     pub spare_other_runs: bool,
+    /// Look only at the descendants of this process: the init of the run's pod, when the pod has
+    /// a PID namespace of its own (nothing of the run can be outside it). Every pid otherwise.
+    pub within: Option<i32>,
 }
 
 /// Kills everything `targets` names, repeating until a look finds nothing (a process may fork
@@ -87,7 +90,11 @@ pub(super) fn sweep(targets: Targets) -> io::Result<usize> {
             let mut pinned = Vec::new();
             let mut unpinned = false;
             let mut zombies = Vec::new();
-            for pid in procfs::all_pids() {
+            let candidates = targets
+                .within
+                .and_then(procfs::descendants)
+                .unwrap_or_else(procfs::all_pids);
+            for pid in candidates {
                 let Some((stat, reapable)) = look.matches(pid) else {
                     continue;
                 };
@@ -317,5 +324,6 @@ pub(super) fn kill_all_of_user(uid: u32) -> io::Result<usize> {
         uid: Some(uid),
         orphans: false,
         spare_other_runs: false,
+        within: None,
     })
 }

@@ -610,6 +610,7 @@ fn measure_sandbox_costs() {
         uid: None,
         orphans: true,
         spare_other_runs: true,
+        within: None,
     });
     eprintln!(
         "one sweep over {} processes: {:.2} ms",

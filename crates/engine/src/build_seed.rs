@@ -10,7 +10,8 @@
 //! The seed is taken only from a cache entry the grader can trust: root-owned (sealed after its
 //! build), made from exactly the bytes of the seed tree (compared byte for byte, never by the
 //! content key alone, which is an index and could be forged), and not in use by another grade
-//! (its claim lock is taken without waiting, and a busy seed is simply not used). It must never
+//! (its claim lock is taken shared, without waiting: grades lending it copy side by side, and
+//! a seed a grade holds is simply not used). It must never
 //! copy from an entry that a student's build could have written, and never make a grade fail:
 //! anything unexpected leaves the target directory empty, as it was without a seed.
 
@@ -121,7 +122,8 @@ pub fn fill_from_seed(
     if own_key == seed_key || own_key.starts_with(&format!("{seed_key}~")) {
         return false;
     }
-    let Some(_claim) = crate::cache_claim::lock_now(cache_dir, &seed_key) else {
+    // Shared: slots copy from the seed side by side; a grade of the seed excludes them.
+    let Some(_claim) = crate::cache_claim::lock_shared_now(cache_dir, &seed_key) else {
         return false;
     };
     if !trusted(cache_dir, &seed_key, &dir) {

@@ -53,6 +53,17 @@ pub fn claim(cache_dir: &Path, key: String) -> Claim {
 /// taken without waiting; None when a grade holds it. `build_seed` and `cache_eviction` take
 /// it too before they read or remove an entry.
 pub fn lock_now(cache_dir: &Path, key: &str) -> Option<File> {
+    lock_file_now(cache_dir, key, FlockOperation::NonBlockingLockExclusive)
+}
+
+/// The claim lock of `key` shared, taken without waiting: for those who only read the entry
+/// (`build_seed` lending the seed), so that several slots can copy from it at once while no grade
+/// can claim it, and none of them while a grade holds it.
+pub fn lock_shared_now(cache_dir: &Path, key: &str) -> Option<File> {
+    lock_file_now(cache_dir, key, FlockOperation::NonBlockingLockShared)
+}
+
+fn lock_file_now(cache_dir: &Path, key: &str, how: FlockOperation) -> Option<File> {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -61,13 +72,31 @@ pub fn lock_now(cache_dir: &Path, key: &str) -> Option<File> {
         .custom_flags(nix::libc::O_NOFOLLOW)
         .open(cache_dir.join(format!("{key}.lock")))
         .ok()?;
-    flock(file.as_fd(), FlockOperation::NonBlockingLockExclusive).ok()?;
+    flock(file.as_fd(), how).ok()?;
     Some(file)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readers_share_an_entry_and_keep_a_grade_out_of_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = lock_shared_now(dir.path(), "seed").expect("a first reader");
+        let second = lock_shared_now(dir.path(), "seed").expect("a second reader beside it");
+        assert!(
+            lock_now(dir.path(), "seed").is_none(),
+            "no grade while it is read"
+        );
+        drop((first, second));
+        let grade = lock_now(dir.path(), "seed").expect("free once read");
+        assert!(
+            lock_shared_now(dir.path(), "seed").is_none(),
+            "no reader while it is graded"
+        );
+        drop(grade);
+    }
 
     #[test]
     fn a_busy_entry_sends_the_next_grade_to_a_twin_and_is_free_again_after() {

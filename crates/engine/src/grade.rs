@@ -296,9 +296,10 @@ pub fn grade(
     if opts.keep_scratch {
         notices.push(format!("Scratch tree kept at {}", scratch.root.display()));
     }
-    // In a batch slot, a make-style build's output is kept per submission (see `batch::made`).
-    let made = match (&lab.build, slot_gid) {
-        (Some(build), Some(_)) if !build.cargo => Some(
+    // In a privileged run (as root, or in a batch slot), a make-style build's output is kept per
+    // submission (see `made`): a regrade of the same files does not build again.
+    let made = match &lab.build {
+        Some(build) if !build.cargo && (slot_gid.is_some() || owners.owner.is_some()) => Some(
             MadeCache::at(&opts.cache_dir, key).map_err(|source| GradeError::Cache {
                 path: opts.cache_dir.clone(),
                 source,
@@ -403,7 +404,8 @@ pub fn run_checks(lab: &Lab, ctx: &Context<'_>) -> Vec<CheckResult> {
 
 /// `run_checks`, with `after_build` called once the build checks passed. Given one, the build
 /// checks run alone, before any other check, so that when it is called no student code but the
-/// build has run since the copy (see `batch::made`).
+/// build has run since the copy (see `made`); the checks that were ready beside them then run
+/// as a wave of their own, as they would have beside the builds.
 fn run_checks_then(
     lab: &Lab,
     ctx: &Context<'_>,
@@ -416,21 +418,30 @@ fn run_checks_then(
         .clamp(2, 16);
     let is_build = |i: usize| lab.checks[i].is_build();
     let mut results: Vec<Option<CheckResult>> = vec![None; lab.checks.len()];
+    // The checks that were ready beside builds that ran alone: they run next, by themselves, so
+    // that the waves are the same whether or not a build is kept (a runaway program of a check
+    // that needs the build never runs beside one that did not).
+    let mut held_back: Vec<usize> = Vec::new();
     loop {
-        let mut ready: Vec<usize> = (0..lab.checks.len())
-            .filter(|&i| results[i].is_none())
-            .filter(|&i| {
-                lab.checks[i]
-                    .depends_on
-                    .iter()
-                    .all(|dep| results.iter().flatten().any(|r| &r.id == dep))
-            })
-            .collect();
+        let mut ready: Vec<usize> = if held_back.is_empty() {
+            (0..lab.checks.len())
+                .filter(|&i| results[i].is_none())
+                .filter(|&i| {
+                    lab.checks[i]
+                        .depends_on
+                        .iter()
+                        .all(|dep| results.iter().flatten().any(|r| &r.id == dep))
+                })
+                .collect()
+        } else {
+            std::mem::take(&mut held_back)
+        };
         if ready.is_empty() {
             break;
         }
         let builds_alone = after_build.is_some() && ready.iter().any(|&i| is_build(i));
         if builds_alone {
+            held_back = ready.iter().copied().filter(|&i| !is_build(i)).collect();
             ready.retain(|&i| is_build(i));
         }
         // A small work queue: the ready checks are taken in lab order by up to `jobs` threads,
@@ -504,6 +515,17 @@ fn run_one(
             verdict
         }
     };
+    if std::env::var_os("GRADER_TIMINGS").is_some() {
+        // Where each check sat in time, to see what the grade waits on.
+        static FIRST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        let first = *FIRST.get_or_init(|| started);
+        eprintln!(
+            "grader: timing: check {}: from {:.1} ms for {:.1} ms",
+            check.id,
+            started.duration_since(first).as_secs_f64() * 1e3,
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
     let part_title = lab
         .part(&check.part)
         .map_or_else(|| check.part.clone(), |p| p.title.clone());

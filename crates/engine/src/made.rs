@@ -1,6 +1,7 @@
 //! Build output kept between grading runs of one submission, for labs whose build writes next to
 //! its sources (`make`; cargo builds have their own cache, a target directory outside the copy).
-//! A batch regrading a class then only rebuilds the submissions whose files changed.
+//! A batch regrading a class then only rebuilds the submissions whose files changed, and a
+//! student grading the same files again does not wait for their build twice.
 //!
 //! Per submission (the same key as the cargo cache: lab name and submission path), in a directory
 //! only root can enter:
@@ -17,7 +18,8 @@
 //! `made/` must only ever hold what the build itself produced: [`MadeCache::remember`] is called
 //! when the build check has just ended and no other student process ran since the copy (the
 //! build runs alone, and the sandbox kills every process of the owner user when it ends). It must
-//! never be used for another submission's sources, and is only used in batch slots.
+//! never be used for another submission's sources, and is only used in privileged runs (root's
+//! grades and batch slots), where the entry is root's and no student code can reach it.
 
 use std::fs;
 use std::io;

@@ -42,7 +42,13 @@ pub enum ScratchError {
     },
     #[error("the submission is too large to grade: more than {MAX_ENTRIES} files or {} MiB", MAX_BYTES >> 20)]
     TooLarge,
+    #[error("the tree is nested more than {MAX_COPY_DEPTH} directories deep")]
+    TooDeep,
 }
+
+/// How deep [`copy_exact`] goes: a build's output nested deeper is not copied (a build can make a
+/// nest of any depth in its own copy, and the copy must not exhaust the stack).
+pub const MAX_COPY_DEPTH: usize = 128;
 
 fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ScratchError + 'a {
     move |source| ScratchError::Io {
@@ -436,12 +442,24 @@ fn same_bytes(a: &Path, b: &Path) -> bool {
 /// (with their modification times, without setuid/setgid bits), directories, and links as links.
 /// FIFOs and devices are left out; `budget` bounds the entries and bytes as for a submission.
 pub fn copy_exact(from: &Path, to: &Path, budget: &mut (usize, u64)) -> Result<(), ScratchError> {
+    copy_exact_within(from, to, budget, 0)
+}
+
+fn copy_exact_within(
+    from: &Path,
+    to: &Path,
+    budget: &mut (usize, u64),
+    depth: usize,
+) -> Result<(), ScratchError> {
+    if depth >= MAX_COPY_DEPTH {
+        return Err(ScratchError::TooDeep);
+    }
     for entry in fs::read_dir(from).map_err(io_err("read directory", from))? {
         let src = entry.map_err(io_err("read directory", from))?.path();
         let Some(name) = src.file_name() else {
             continue;
         };
-        copy_exact_entry(&src, &to.join(name), budget)?;
+        copy_exact_entry_within(&src, &to.join(name), budget, depth)?;
     }
     Ok(())
 }
@@ -454,6 +472,15 @@ pub fn copy_exact_entry(
     dst: &Path,
     budget: &mut (usize, u64),
 ) -> Result<(), ScratchError> {
+    copy_exact_entry_within(src, dst, budget, 0)
+}
+
+fn copy_exact_entry_within(
+    src: &Path,
+    dst: &Path,
+    budget: &mut (usize, u64),
+    depth: usize,
+) -> Result<(), ScratchError> {
     budget.0 = budget.0.checked_sub(1).ok_or(ScratchError::TooLarge)?;
     let meta = fs::symlink_metadata(src).map_err(io_err("inspect", src))?;
     let ft = meta.file_type();
@@ -462,7 +489,7 @@ pub fn copy_exact_entry(
         symlink(&target, dst).map_err(io_err("copy link", dst))?;
     } else if ft.is_dir() {
         mkdir(dst, 0o755)?;
-        copy_exact(src, dst, budget)?;
+        copy_exact_within(src, dst, budget, depth + 1)?;
         chmod(dst, (meta.permissions().mode() & 0o777) | 0o700)?;
     } else if ft.is_file() {
         budget.1 = budget
@@ -683,5 +710,28 @@ paths = ["secret.txt"]
             "Treasure found!"
         );
         scratch.remove(&Owners::default()).expect("remove");
+    }
+
+    #[test]
+    fn copy_exact_refuses_a_nest_deeper_than_its_limit_instead_of_exhausting_the_stack() {
+        let from = tempfile::tempdir().expect("tempdir");
+        let mut deep = from.path().to_path_buf();
+        for _ in 0..MAX_COPY_DEPTH + 5 {
+            deep.push("d");
+        }
+        fs::create_dir_all(&deep).expect("nest");
+        let to = tempfile::tempdir().expect("tempdir");
+        let mut budget = (MAX_ENTRIES, MAX_BYTES);
+        assert!(matches!(
+            copy_exact(from.path(), to.path(), &mut budget),
+            Err(ScratchError::TooDeep)
+        ));
+        // Shallower than the limit, it copies.
+        let shallow = tempfile::tempdir().expect("tempdir");
+        fs::create_dir_all(shallow.path().join("a/b/c")).expect("mkdir");
+        fs::write(shallow.path().join("a/b/c/f"), "x").expect("write");
+        let to = tempfile::tempdir().expect("tempdir");
+        copy_exact(shallow.path(), to.path(), &mut budget).expect("copies");
+        assert_eq!(fs::read(to.path().join("a/b/c/f")).expect("copied"), b"x");
     }
 }

@@ -172,61 +172,64 @@ fn variants_file(lab: &str) -> PathBuf {
 /// The reference with one variant applied, made at `dir`.
 fn patched(lab: &str, v: &Variant, from: &Path, dir: &Path) {
     support::copy_tree(&lab_dir(lab).join("reference"), dir);
-    {
-        for e in &v.edit {
-            match (&e.find, &e.replace, &e.create) {
-                (Some(find), Some(replace), None) => {
-                    replace_once(lab, &v.name, dir, &e.file, find, replace);
+    for e in &v.edit {
+        match (&e.find, &e.replace, &e.create) {
+            (Some(find), Some(replace), None) => {
+                replace_once(lab, &v.name, dir, &e.file, find, replace);
+            }
+            (None, None, Some(text)) => {
+                let path = dir.join(&e.file);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).expect("mkdir");
                 }
-                (None, None, Some(text)) => {
-                    let path = dir.join(&e.file);
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent).expect("mkdir");
-                    }
-                    std::fs::write(&path, text).expect("create");
-                }
-                _ => panic!(
-                    "{lab}: variant {}: an edit has find+replace or create",
-                    v.name
-                ),
+                std::fs::write(&path, text).expect("create");
             }
+            _ => panic!(
+                "{lab}: variant {}: an edit has find+replace or create",
+                v.name
+            ),
         }
-        match (&v.replaces, &v.file, &v.find, &v.replace) {
-            _ if !v.edit.is_empty() => {}
-            (Some(target), Some(with), _, _) => {
-                let with = from.parent().expect("dir").join(with);
-                std::fs::copy(&with, dir.join(target)).expect("replace the file");
-            }
-            (None, Some(file), Some(find), Some(replace)) => {
-                replace_once(lab, &v.name, dir, file, find, replace);
-            }
-            _ => {
-                let patch = from
-                    .parent()
-                    .expect("dir")
-                    .join(format!("{}.patch", v.name));
-                let status = Command::new("patch")
-                    .args(["-s", "-p1", "-d"])
-                    .arg(dir)
-                    .arg("-i")
-                    .arg(&patch)
-                    .status()
-                    .expect("run patch");
-                assert!(
-                    status.success(),
-                    "{lab}: the patch {} does not apply",
-                    v.name
-                );
-            }
-        }
-        let _ = std::fs::remove_dir_all(dir.join("target"));
     }
+    match (&v.replaces, &v.file, &v.find, &v.replace) {
+        _ if !v.edit.is_empty() => {}
+        (Some(target), Some(with), _, _) => {
+            let with = from.parent().expect("dir").join(with);
+            std::fs::copy(&with, dir.join(target)).expect("replace the file");
+        }
+        (None, Some(file), Some(find), Some(replace)) => {
+            replace_once(lab, &v.name, dir, file, find, replace);
+        }
+        _ => {
+            let patch = from
+                .parent()
+                .expect("dir")
+                .join(format!("{}.patch", v.name));
+            let status = Command::new("patch")
+                .args(["-s", "-p1", "-d"])
+                .arg(dir)
+                .arg("-i")
+                .arg(&patch)
+                .status()
+                .expect("run patch");
+            assert!(
+                status.success(),
+                "{lab}: the patch {} does not apply",
+                v.name
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.join("target"));
+}
+
+/// A lab's variants file and what it lists.
+fn variants(lab: &str) -> (PathBuf, Variants) {
+    let from = variants_file(lab);
+    let text = std::fs::read_to_string(&from).expect("read variants.toml");
+    (from, toml::from_str(&text).expect("valid variants.toml"))
 }
 
 fn variants_lose_exactly_their_checks(lab: &'static str) {
-    let from = variants_file(lab);
-    let text = std::fs::read_to_string(&from).expect("read variants.toml");
-    let list: Variants = toml::from_str(&text).expect("valid variants.toml");
+    let (_, list) = variants(lab);
     let sections = headings(lab);
     let mut wrong = Vec::new();
     for v in &list.variants {
@@ -292,9 +295,7 @@ fn graded(lab: &'static str, id: &str) -> &'static support::Graded {
 }
 
 fn batch(lab: &str) -> BTreeMap<String, support::Graded> {
-    let from = variants_file(lab);
-    let text = std::fs::read_to_string(&from).expect("read variants.toml");
-    let list: Variants = toml::from_str(&text).expect("valid variants.toml");
+    let (from, list) = variants(lab);
     let class = tempfile::Builder::new()
         .prefix("ipc-lab-class-")
         .tempdir()
@@ -335,6 +336,7 @@ fn batch(lab: &str) -> BTreeMap<String, support::Graded> {
                 .into_owned();
             let json = std::fs::read_to_string(out.join(format!("json/{id}.json")))
                 .unwrap_or_else(|e| panic!("{lab}: no results.json for {id} ({e}):\n{stderr}"));
+            // A batch has no exit status per row; the report is what the student reads.
             let graded = support::Graded {
                 code: 0,
                 stdout: std::fs::read_to_string(out.join(format!("reports/{id}.txt")))

@@ -144,6 +144,11 @@ impl GradeError {
     }
 }
 
+/// Whether GRADER_TIMINGS is set: phases and checks then say on stderr how long they took.
+fn timings_on() -> bool {
+    std::env::var_os("GRADER_TIMINGS").is_some()
+}
+
 /// Prints how long each phase took to stderr when GRADER_TIMINGS is set (for benchmarks).
 struct Phases {
     on: bool,
@@ -153,7 +158,7 @@ struct Phases {
 impl Phases {
     fn new() -> Phases {
         Phases {
-            on: std::env::var_os("GRADER_TIMINGS").is_some(),
+            on: timings_on(),
             last: Instant::now(),
         }
     }
@@ -281,7 +286,8 @@ pub fn grade(
     // A slot's cache entry is opened to the slot's group for this run only (see `Cleanup`). Any
     // root run closes its entry at the end too: the users are shared by every submission graded
     // on this machine, and the next student's code must not read or change this one's build.
-    let cache_entry = (slot_gid.is_some() || owners.owner.is_some())
+    let sealed_run = slot_gid.is_some() || owners.owner.is_some();
+    let cache_entry = sealed_run
         .then_some(build.target_dir.as_deref())
         .flatten()
         .and_then(Path::parent)
@@ -299,7 +305,7 @@ pub fn grade(
     // In a privileged run (as root, or in a batch slot), a make-style build's output is kept per
     // submission (see `made`): a regrade of the same files does not build again.
     let made = match &lab.build {
-        Some(build) if !build.cargo && (slot_gid.is_some() || owners.owner.is_some()) => Some(
+        Some(build) if !build.cargo && sealed_run => Some(
             MadeCache::at(&opts.cache_dir, key).map_err(|source| GradeError::Cache {
                 path: opts.cache_dir.clone(),
                 source,
@@ -417,6 +423,8 @@ fn run_checks_then(
         .map_or(2, |n| n.get() * 4)
         .clamp(2, 16);
     let is_build = |i: usize| lab.checks[i].is_build();
+    // With GRADER_TIMINGS, where each check sat in time, to see what the grade waits on.
+    let timeline = timings_on().then(Instant::now);
     let mut results: Vec<Option<CheckResult>> = vec![None; lab.checks.len()];
     // The checks that were ready beside builds that ran alone: they run next, by themselves, so
     // that the waves are the same whether or not a build is kept (a runaway program of a check
@@ -456,7 +464,17 @@ fn run_checks_then(
                         loop {
                             let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&i) = ready.get(k) else { break };
-                            mine.push((i, run_one(lab, &lab.checks[i], finished, ctx, pod_view)));
+                            let from = timeline.map(|t| t.elapsed());
+                            let result = run_one(lab, &lab.checks[i], finished, ctx, pod_view);
+                            if let Some(from) = from {
+                                eprintln!(
+                                    "grader: timing: check {}: from {:.1} ms for {:.1} ms",
+                                    result.id,
+                                    from.as_secs_f64() * 1e3,
+                                    result.duration.as_secs_f64() * 1e3
+                                );
+                            }
+                            mine.push((i, result));
                         }
                         mine
                     })
@@ -515,17 +533,6 @@ fn run_one(
             verdict
         }
     };
-    if std::env::var_os("GRADER_TIMINGS").is_some() {
-        // Where each check sat in time, to see what the grade waits on.
-        static FIRST: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-        let first = *FIRST.get_or_init(|| started);
-        eprintln!(
-            "grader: timing: check {}: from {:.1} ms for {:.1} ms",
-            check.id,
-            started.duration_since(first).as_secs_f64() * 1e3,
-            started.elapsed().as_secs_f64() * 1e3
-        );
-    }
     let part_title = lab
         .part(&check.part)
         .map_or_else(|| check.part.clone(), |p| p.title.clone());

@@ -15,7 +15,8 @@
 #
 # Needs root (slots run as their own users). Usage:
 #   grader/bench/batch.sh [--jobs N] [--keep] [--class DIR]
-#     --jobs N     slots (default 8; the grader's own default is four per core)
+#     --jobs N     slots (default: none given, so the grader's own default, four
+#                  per core: what an instructor gets without flags)
 #     --keep       keep the generated class and the outputs (path printed)
 #     --class DIR  only generate the class into DIR, then stop
 set -euo pipefail
@@ -24,7 +25,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # More slots than cores: most of a grading run waits on student programs (a
 # sleeping cat holds its slot for the 5 s deadline), so extra slots overlap
 # those waits with other submissions' builds.
-jobs=(--jobs 8)
+jobs=()
 keep=no
 class_only=""
 while (($#)); do
@@ -196,8 +197,9 @@ if [[ -n "$wrong" ]]; then
 	echo "batch.sh: wrong rows:" >&2
 	echo "$wrong" >&2
 fi
-printf 'batch: %d submissions, wall %s s (warm), median %s s per submission (max %s s), %d wrong rows, %d processes left\n' \
-	"${#dirs[@]}" "$wall" "${median% *}" "${median#* }" "$(grep -c . <<<"$wrong" || true)" "$left"
+slots=${jobs[1]:-default}
+printf 'batch: %d submissions, slots %s, wall %s s (warm), median %s s per submission (max %s s), %d wrong rows, %d processes left\n' \
+	"${#dirs[@]}" "$slots" "$wall" "${median% *}" "${median#* }" "$(grep -c . <<<"$wrong" || true)" "$left"
 if [[ $keep == yes ]]; then
 	echo "kept: $work" >&2
 fi

@@ -1,14 +1,15 @@
 //! The broken variants of tests/variants/ (data: variants.toml), each shown to have its flaw:
 //! the patch is applied to a copy of the reference, the copy is built and installed, and the
 //! attack that the handout section teaches is run against it, for real. The lab's own test
-//! `lab` shows the reference resisting the same attacks.
+//! `lab` shows the reference resisting the same attacks. As root these trials are skipped:
+//! grader/tests/labs.rs then grades every variant through the grader (killer-anyone included).
 
 mod common;
 
 use common::*;
 use libtest_mimic::{Arguments, Trial};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const VARIANTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/variants");
@@ -99,30 +100,12 @@ fn spins(name: &'static str) -> R {
     Ok(())
 }
 
-fn obeys_anyone(name: &'static str) -> R {
-    let bin = variant(name)?;
-    let place = Place::new();
-    let server = Server::start(&bin, &place, 2, Some(30001))?;
-    let before = threads(server.pid()).ok_or_else(|| fail("no /proc status"))?;
-    let mut k = Command::new(bin.join("server_killer"));
-    k.arg("1").stdin(Stdio::null());
-    place.env(&mut k);
-    as_uid(&mut k, 30002);
-    let out = k.output().map_err(|e| fail(e.to_string()))?;
-    let after = threads(server.pid()).unwrap_or(0);
-    if out.status.success() && after == before - 1 {
-        Ok(())
-    } else {
-        Err(fail(format!(
-            "variant {name}: killer as uid 30002: {}, threads {before} -> {after}",
-            out.status
-        )))
-    }
-}
-
 fn main() {
     let args = Arguments::from_args();
-    let root = rustix::process::geteuid().is_root();
+    // As root, grader/tests/labs.rs grades every variant of variants.toml through the grader,
+    // whose checks run these same attacks (killer-anyone, which needs root, only there): running
+    // them here too would grade each variant twice, so they are skipped and counted as such.
+    let graded_by_the_grader = rustix::process::geteuid().is_root();
     let _ = Path::new(VARIANTS);
     let mut trials = Vec::new();
     for (name, attack) in [
@@ -142,11 +125,9 @@ fn main() {
     trials.push(Trial::test("variant_spin-wait_never_sleeps", || {
         spins("spin-wait")
     }));
-    trials.push(
-        Trial::test("variant_killer-anyone_obeys_another_uid", || {
-            obeys_anyone("killer-anyone")
-        })
-        .with_ignored_flag(!root),
-    );
+    let trials = trials
+        .into_iter()
+        .map(|t| t.with_ignored_flag(graded_by_the_grader))
+        .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -892,74 +892,6 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Write the variant's source tree (the reference with its edits) into `to`.
-pub fn make_variant(v: &Variant, to: &Path) -> Result<(), String> {
-    let _ = std::fs::remove_dir_all(to);
-    copy_tree(&lab_dir().join("reference"), to).map_err(|e| e.to_string())?;
-    for e in &v.edit {
-        let file = to.join(&e.file);
-        if let Some(text) = &e.create {
-            std::fs::write(&file, text).map_err(|err| format!("{}: {err}", e.file))?;
-            continue;
-        }
-        let (Some(find), Some(replace)) = (&e.find, &e.replace) else {
-            return Err(format!(
-                "{}: an edit needs find and replace, or create",
-                e.file
-            ));
-        };
-        let text = std::fs::read_to_string(&file).map_err(|err| format!("{}: {err}", e.file))?;
-        if text.matches(find.as_str()).count() != 1 {
-            return Err(format!(
-                "{}: the text to find must occur exactly once: {find:?}",
-                e.file
-            ));
-        }
-        std::fs::write(&file, text.replacen(find.as_str(), replace, 1))
-            .map_err(|err| err.to_string())?;
-    }
-    Ok(())
-}
-
-pub fn run_variant(v: &Variant, pidns: bool) -> Result<(), Failed> {
-    let src = target_base().join(format!("src-variant-{}", v.name));
-    make_variant(v, &src)?;
-    let bins = build(&format!("variant-{}", v.name), &src)?;
-    let mut lost = Vec::new();
-    let mut detail = Vec::new();
-    for check in CHECKS {
-        if check.id == "attack-pid-reuse" && !pidns {
-            continue;
-        }
-        match (check.run)(&bins) {
-            Ok(()) => {}
-            Err(e) if e.starts_with(FLAW) => {
-                lost.push(check.id.to_string());
-                detail.push(format!("{}: {e}", check.id));
-            }
-            Err(e) => {
-                return Err(
-                    format!("variant {}: {} broke otherwise: {e}", v.name, check.id).into(),
-                );
-            }
-        }
-    }
-    let mut want = v.loses.clone();
-    if !pidns {
-        want.retain(|l| l != "attack-pid-reuse");
-    }
-    if lost == want {
-        Ok(())
-    } else {
-        Err(format!(
-            "variant {} should lose exactly {want:?} but lost {lost:?}:\n{}",
-            v.name,
-            detail.join("\n")
-        )
-        .into())
-    }
-}
-
 pub fn variants_name_real_checks() -> Result<(), Failed> {
     let lab = std::fs::read_to_string(lab_dir().join("lab.toml")).map_err(|e| e.to_string())?;
     let points = check_points()?;
@@ -996,6 +928,32 @@ pub fn variants_name_real_checks() -> Result<(), Failed> {
                 v.name
             )
             .into());
+        }
+        // Every edit applies to the reference: a text to find that occurs exactly once, or a
+        // file to create (labs.rs makes the variants from these edits).
+        for e in &v.edit {
+            match (&e.find, &e.replace, &e.create) {
+                (Some(find), Some(_), None) => {
+                    let file = lab_dir().join("reference").join(&e.file);
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|err| format!("variant {}: {}: {err}", v.name, e.file))?;
+                    if text.matches(find.as_str()).count() != 1 {
+                        return Err(format!(
+                            "variant {}: {}: the text to find must occur exactly once: {find:?}",
+                            v.name, e.file
+                        )
+                        .into());
+                    }
+                }
+                (None, None, Some(_)) if !e.file.is_empty() => {}
+                _ => {
+                    return Err(format!(
+                        "variant {}: {}: an edit needs find and replace, or create",
+                        v.name, e.file
+                    )
+                    .into());
+                }
+            }
         }
         if !lab.contains(&format!("handout: {}", v.section)) {
             return Err(format!(

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// labs/proxy
@@ -132,35 +132,41 @@ fn copy_of(from: &Path, name: &str) -> PathBuf {
     dir
 }
 
-/// Built binaries by name: "reference", "starter", and every variant's name.
-pub fn binaries() -> &'static BTreeMap<String, PathBuf> {
-    static BUILT: OnceLock<BTreeMap<String, PathBuf>> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let mut out = BTreeMap::new();
-        for name in ["reference", "starter"] {
-            let dir = copy_of(&lab_dir().join(name), name);
-            out.insert(name.to_owned(), cargo_build(&dir, name));
+/// The built binary of "reference", "starter" or a variant's name, built the first time it is
+/// asked for (so a run that skips the variants never builds them), one build at a time.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let path = if name == "reference" || name == "starter" {
+        let dir = copy_of(&lab_dir().join(name), name);
+        cargo_build(&dir, name)
+    } else {
+        let v = variants()
+            .into_iter()
+            .find(|v| v.name == name)
+            .unwrap_or_else(|| panic!("no variant {name} in variants.toml"));
+        let dir = copy_of(&lab_dir().join("reference"), &v.name);
+        let path = dir.join(&v.file);
+        let text = std::fs::read_to_string(lab_dir().join("reference").join(&v.file))
+            .expect("variant file");
+        assert_eq!(
+            text.matches(&v.find).count(),
+            1,
+            "variant {}: `find` must occur once in {}",
+            v.name,
+            v.file
+        );
+        let patched = text.replacen(&v.find, &v.replace, 1);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(&patched) {
+            std::fs::write(&path, patched).expect("write variant");
         }
-        for v in variants() {
-            let dir = copy_of(&lab_dir().join("reference"), &v.name);
-            let path = dir.join(&v.file);
-            let text = std::fs::read_to_string(lab_dir().join("reference").join(&v.file))
-                .expect("variant file");
-            assert_eq!(
-                text.matches(&v.find).count(),
-                1,
-                "variant {}: `find` must occur once in {}",
-                v.name,
-                v.file
-            );
-            let patched = text.replacen(&v.find, &v.replace, 1);
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(&patched) {
-                std::fs::write(&path, patched).expect("write variant");
-            }
-            out.insert(v.name.clone(), cargo_build(&dir, &v.name));
-        }
-        out
-    })
+        cargo_build(&dir, &v.name)
+    };
+    built.insert(name.to_owned(), path.clone());
+    path
 }
 
 /// One check of lab.toml.

@@ -1,6 +1,7 @@
 //! Tells the tests whether they are built as root: root-only tests are then marked
 //! `#[cfg_attr(not(ipc_lab_root), ignore = "needs root")]`, so without root the test runner
-//! itself counts them as ignored (never as passed). `sudo` changes these variables, so a build
+//! itself counts them as ignored (never as passed); tests that another suite runs as root say
+//! `#[cfg_attr(ipc_lab_root, ignore = "...")]`. The monitor and proxy tools use this script too. `sudo` changes these variables, so a build
 //! as another user re-runs this script.
 
 fn main() {

@@ -315,6 +315,19 @@ fn idle_asleep(which: &'static str) -> R {
     }
 }
 
+/// The server's thread count once it is below `before`, or the last count read when 3 s pass
+/// first (None once the process is gone).
+fn threads_below(pid: u32, before: usize) -> Option<usize> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = threads(pid)?;
+        if now < before || Instant::now() >= deadline {
+            return Some(now);
+        }
+        std::thread::yield_now();
+    }
+}
+
 /// The killer, as another lab user, is refused and changes nothing; as the owner it stops
 /// threads for real; the last one ends the server with status 0.
 fn killer_owner_only(which: &'static str) -> R {
@@ -333,9 +346,10 @@ fn killer_owner_only(which: &'static str) -> R {
         k.output().map_err(|e| fail(e.to_string()))
     };
     let out = killer(OTHER)?;
-    let after =
-        threads(pid).ok_or_else(|| fail("the server is gone after another user's killer"))?;
     if which == "starter" {
+        // A stopped thread leaves the process a moment after the killer's answer: wait for that.
+        let after = threads_below(pid, before)
+            .ok_or_else(|| fail("the server is gone after another user's killer"))?;
         return if out.status.success() && after < before || !server.alive() {
             Ok(())
         } else {
@@ -345,6 +359,8 @@ fn killer_owner_only(which: &'static str) -> R {
             )))
         };
     }
+    let after =
+        threads(pid).ok_or_else(|| fail("the server is gone after another user's killer"))?;
     let err = String::from_utf8_lossy(&out.stderr);
     if out.status.code() != Some(1) || !err.contains("refused") || after != before {
         return Err(fail(format!(
@@ -353,7 +369,7 @@ fn killer_owner_only(which: &'static str) -> R {
         )));
     }
     let out = killer(OWNER)?;
-    let now = threads(pid).ok_or_else(|| fail("server gone after the first stop"))?;
+    let now = threads_below(pid, before).ok_or_else(|| fail("server gone after the first stop"))?;
     if !out.status.success() || now != before - 1 {
         return Err(fail(format!(
             "killer as the owner: status {}, threads {before} -> {now}",
